@@ -1,0 +1,21 @@
+"""numba-smartjit: ``numba.jit`` with a per-call policy for calls no compiled
+overload matches: compile them, run them in the interpreter, or refuse them."""
+
+from .action import Action
+from .decorators import jit, njit, smart_jit
+from .dispatcher import Fallback, SmartDispatcher
+from .events import INTERPRETER_EXECUTION, JIT_EXECUTION
+from .warnings import NumbaInterpreterModeWarning
+
+__all__ = [
+    "INTERPRETER_EXECUTION",
+    "JIT_EXECUTION",
+    "Action",
+    "Fallback",
+    "NumbaInterpreterModeWarning",
+    "SmartDispatcher",
+    "jit",
+    "njit",
+    "smart_jit",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,85 @@
+"""One daemon thread per process that runs queued compiles.
+
+Started by the first queued compile, never by import or decoration.  Compiles
+take Numba's global compiler lock as usual, so a foreground compile waits for a
+background one exactly as it would wait for another thread in plain Numba.
+
+Around ``os.fork`` the compiler lock is held by the forking thread, so a child
+never inherits it locked by a thread it does not have; the child starts with an
+empty queue and no worker, and forgets the compiles its parent had queued.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+import weakref
+from typing import Any, Callable
+
+from numba.core.compiler_lock import global_compiler_lock
+
+_jobs: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...], threading.Event]]
+_jobs = queue.SimpleQueue()
+_worker: threading.Thread | None = None
+_start_lock = threading.Lock()
+_owners: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def submit(owner: Any, job: Callable[..., None], *args: Any) -> threading.Event:
+    """Queue ``job(*args)``; the returned event is set once it has run.
+
+    A forked child calls ``owner._forget_background()``: the jobs its parent
+    queued will never run there.
+    """
+    global _worker
+    done = threading.Event()
+    _owners.add(owner)
+    _jobs.put((job, args, done))
+    if _worker is None:
+        with _start_lock:
+            if _worker is None:
+                _worker = threading.Thread(
+                    target=_work, name="smart_jit-background-compiler", daemon=True
+                )
+                _worker.start()
+    return done
+
+
+def _work() -> None:
+    while True:
+        job, args, done = _jobs.get()
+        try:
+            job(*args)
+        except BaseException:  # the job reports its own failures
+            pass
+        finally:
+            done.set()
+
+
+def wait(pending: list[threading.Event], timeout: float | None) -> bool:
+    """Wait until every event in *pending* is set, or *timeout* seconds pass."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for done in pending:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not done.wait(remaining):
+            return False
+    return True
+
+
+def _after_fork_in_child() -> None:
+    global _jobs, _worker, _start_lock
+    _jobs = queue.SimpleQueue()
+    _worker = None
+    _start_lock = threading.Lock()
+    for owner in list(_owners):
+        owner._forget_background()
+    global_compiler_lock.release()
+
+
+os.register_at_fork(
+    before=global_compiler_lock.acquire,
+    after_in_parent=global_compiler_lock.release,
+    after_in_child=_after_fork_in_child,
+)

@@ -1,0 +1,206 @@
+"""``jit``: ``numba.jit`` plus a per-call policy for calls no overload matches."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+import warnings
+from typing import Any, Callable, TypeVar, overload
+
+from numba.core import compiler, config, extending, sigutils, typeinfer, types
+from numba.core.errors import NumbaDeprecationWarning
+from numba.core.typing.typeof import Purpose, typeof
+
+from . import events
+from .action import Action
+from .dispatcher import REASON_DISABLED, Fallback, SmartDispatcher
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def jit(signature_or_function: F, **options: Any) -> F: ...
+@overload
+def jit(signature_or_function: Any = None, **options: Any) -> Callable[[F], F]: ...
+
+
+def jit(
+    signature_or_function: Any = None,
+    *,
+    use_jit: Callable[..., Action] | None = None,
+    warn_on_fallback: bool = False,
+    on_compile_error: Action | None = None,
+    background: bool = False,
+    locals: dict[str, Any] | None = None,
+    cache: bool = False,
+    pipeline_class: type | None = None,
+    boundscheck: bool | None = None,
+    **options: Any,
+) -> Any:
+    """Compile *func* like ``numba.jit``; on a call whose argument types no
+    compiled overload matches, ``use_jit(*args)`` decides what happens.
+
+    Takes every ``numba.jit`` argument, plus:
+
+    - ``use_jit``: callable returning an :class:`Action` for one call.
+    - ``warn_on_fallback``: warn (``NumbaInterpreterModeWarning``) whenever a
+      call runs in the interpreter.
+    - ``on_compile_error``: ``Action.INTERPRETER`` runs the call in the
+      interpreter when compiling fails, and never retries those types.
+    - ``background``: a ``JIT`` decision compiles in the background while
+      the interpreter serves the call.
+    """
+    if signature_or_function is None:
+        sigs = None
+    elif isinstance(signature_or_function, list):
+        sigs = signature_or_function
+    elif sigutils.is_signature(signature_or_function):
+        sigs = [signature_or_function]
+    else:
+        sigs = None
+    targetoptions = _numba_options(boundscheck, options)
+    policy = dict(
+        use_jit=use_jit,
+        warn_on_fallback=warn_on_fallback,
+        on_compile_error=on_compile_error,
+        background=background,
+    )
+
+    def decorate(func: Callable[..., Any]) -> Any:
+        _check(func, targetoptions, policy)
+        if config.DISABLE_JIT:
+            return _python_only(func)
+        extra = {} if pipeline_class is None else {"pipeline_class": pipeline_class}
+        disp = SmartDispatcher(func, dict(locals or {}), targetoptions, **extra, **policy)
+        if cache:
+            disp.enable_caching()
+        if sigs is not None:
+            with typeinfer.register_dispatcher(disp):
+                for sig in sigs:
+                    disp.compile(sig)
+            disp.disable_compile()
+        return disp
+
+    if signature_or_function is None or sigs is not None:
+        return decorate
+    return decorate(signature_or_function)
+
+
+def njit(*args: Any, **kws: Any) -> Any:
+    """``jit`` in nopython mode, as ``numba.njit``."""
+    if "nopython" in kws:
+        warnings.warn("nopython is set for njit and is ignored", RuntimeWarning, stacklevel=2)
+    if kws.pop("forceobj", None) is not None:
+        warnings.warn("forceobj is set for njit and is ignored", RuntimeWarning, stacklevel=2)
+    kws["nopython"] = True
+    return jit(*args, **kws)
+
+
+smart_jit = jit
+
+
+def _numba_options(boundscheck: bool | None, options: dict[str, Any]) -> dict[str, Any]:
+    """``numba.jit``'s defaults: nopython unless ``forceobj``."""
+    options = dict(options)
+    options.pop("_target", None)
+    forceobj = options.get("forceobj", False)
+    nopython = options.get("nopython")
+    if nopython is not None and type(nopython) is not bool:
+        raise TypeError(f"nopython must be a bool, got {nopython!r}")
+    if nopython is True and forceobj:
+        raise ValueError("Only one of 'nopython' or 'forceobj' can be True.")
+    if nopython is False:
+        warnings.warn(
+            "The keyword argument 'nopython=False' was supplied. From Numba 0.59.0 "
+            "the default is True and supplying this argument has no effect.",
+            NumbaDeprecationWarning,
+            stacklevel=3,
+        )
+    options["nopython"] = not forceobj
+    options["boundscheck"] = boundscheck
+    return options
+
+
+def _check(func: Any, targetoptions: dict[str, Any], policy: dict[str, Any]) -> None:
+    """Refuse bad decorator input now, naming the function, not at its first call."""
+    if extending.is_jitted(func):
+        raise TypeError(
+            f"jit was applied to {func!r}, which is already jitted; "
+            "decorate its .py_func instead"
+        )
+    if not inspect.isfunction(func):
+        raise TypeError(f"jit can only decorate a Python function, not {func!r}")
+    name = func.__qualname__
+    use_jit = policy["use_jit"]
+    if use_jit is not None:
+        if not callable(use_jit):
+            raise TypeError(f"use_jit of {name} must be callable, got {use_jit!r}")
+        _check_arity(name, func, use_jit)
+    for option in ("warn_on_fallback", "background"):
+        if type(policy[option]) is not bool:
+            raise TypeError(f"{option} of {name} must be a bool, got {policy[option]!r}")
+    on_compile_error = policy["on_compile_error"]
+    if on_compile_error not in (None, Action.INTERPRETER, Action.RAISE_EXCEPTION):
+        raise TypeError(
+            f"on_compile_error of {name} must be Action.INTERPRETER or "
+            f"Action.RAISE_EXCEPTION, got {on_compile_error!r}"
+        )
+    try:
+        SmartDispatcher.targetdescr.options.parse_as_flags(compiler.Flags(), targetoptions)
+    except KeyError as exc:
+        raise TypeError(f"jit of {name}: {exc.args[0]}") from None
+
+
+def _check_arity(name: str, func: Callable[..., Any], use_jit: Callable[..., Any]) -> None:
+    """``use_jit`` is called with one value per parameter of *func*."""
+    try:
+        policy_sig = inspect.signature(use_jit)
+    except (TypeError, ValueError):  # builtins without a signature
+        return
+    params = inspect.signature(func).parameters.values()
+    count = sum(p.kind is not p.VAR_POSITIONAL for p in params)
+    try:
+        policy_sig.bind(*range(count))
+    except TypeError as exc:
+        raise TypeError(
+            f"use_jit {use_jit!r} of {name} cannot take the {count} "
+            f"argument(s) it will be called with: {exc}"
+        ) from None
+
+
+def _typeof(value: Any) -> Any:
+    try:
+        return typeof(value, Purpose.argument) or types.pyobject
+    except ValueError:
+        return types.pyobject
+
+
+def _python_only(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Under ``NUMBA_DISABLE_JIT`` Numba returns the plain function; so do we,
+    wrapped only to announce and count the calls as interpreted."""
+    records: dict[tuple[Any, ...], Fallback] = {}
+    lock = threading.Lock()
+
+    @functools.wraps(func)
+    def interpreted(*args: Any, **kwargs: Any) -> Any:
+        signature = tuple(map(_typeof, (*args, *kwargs.values())))
+        with lock:
+            record = records.setdefault(signature, Fallback(signature, REASON_DISABLED))
+            record.calls += 1
+        if events.listening(events.INTERPRETER_EXECUTION):
+            data = {"dispatcher": interpreted, "args": args}
+            return events.run_with_event(
+                events.INTERPRETER_EXECUTION, data, functools.partial(func, **kwargs), args
+            )
+        return func(*args, **kwargs)
+
+    def fallbacks() -> list[Fallback]:
+        with lock:
+            return [Fallback(r.signature, r.reason, r.calls) for r in records.values()]
+
+    interpreted.py_func = func  # type: ignore[attr-defined]
+    interpreted.signatures = []  # type: ignore[attr-defined]
+    interpreted.wait_compiled = lambda timeout=None: True  # type: ignore[attr-defined]
+    interpreted.fallbacks = fallbacks  # type: ignore[attr-defined]
+    return interpreted

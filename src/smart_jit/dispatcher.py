@@ -1,0 +1,487 @@
+"""``SmartDispatcher``: Numba's CPU dispatcher, with a per-call policy on type misses.
+
+Numba's C dispatcher runs every call whose argument types match a compiled
+overload; only a miss reaches Python, through ``_compile_for_args``.  That
+method is the one seam overridden here, so a matched call costs what a plain
+``numba.njit`` call costs.  On a miss the dispatcher looks for an overload
+Numba would have used anyway (exact, by conversion for explicit signatures, or
+on disk with ``cache=True``); only if there is none does it ask ``use_jit``.
+
+``_compile_for_args`` returns the callable the C side then calls with the same
+folded arguments: a compiled entry point, the Python function, or, when the
+call already ran here, a callable that hands back its result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import threading
+import warnings
+import weakref
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from numba._dispatcher import compute_fingerprint
+from numba.core import compiler, types
+from numba.core.caching import FunctionCache
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.dispatcher import OmittedArg
+from numba.core.errors import NumbaWarning
+from numba.core.registry import CPUDispatcher
+
+from . import background, events
+from .action import Action
+from .warnings import NumbaInterpreterModeWarning
+
+_UNSEEN = object()
+_JIT, _INTERPRETER = Action.JIT, Action.INTERPRETER
+_RAISE_EXCEPTION, _BACKGROUND_JIT = Action.RAISE_EXCEPTION, Action.BACKGROUND_JIT
+_listeners = events._registered
+_live: weakref.WeakSet[SmartDispatcher] = weakref.WeakSet()
+# Guards the C overload table against the event-mode switch (see events.py).
+_table_lock = threading.RLock()
+_event_mode = False
+
+REASON_POLICY = "use_jit returned Action.INTERPRETER"
+REASON_BACKGROUND = "compiling in the background"
+REASON_DISABLED = "NUMBA_DISABLE_JIT is set"
+
+
+@dataclasses.dataclass
+class Fallback:
+    """Calls with one argument-type signature that ran in the interpreter."""
+
+    signature: tuple[types.Type, ...]
+    reason: str
+    calls: int = 0
+
+
+def _returning(value: Any) -> Callable[..., Any]:
+    """A callable for the C dispatcher that hands back a result computed here."""
+    return lambda *_: value
+
+
+def _fingerprints(args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    try:
+        return tuple(map(compute_fingerprint, args))
+    except Exception:  # a value Numba's C typeof has no fingerprint for
+        return None
+
+
+class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
+    """A Numba dispatcher that asks ``use_jit`` what to do on a type miss."""
+
+    # Numba's meaning of ``_can_compile`` ("new signatures may be compiled at
+    # call time").  The C field of the same name stays set, so that every miss
+    # reaches ``_compile_for_args`` even with explicit signatures.
+    _numba_can_compile = True
+
+    def __init__(
+        self,
+        py_func: Callable[..., Any],
+        locals: dict[str, Any] | None = None,
+        targetoptions: dict[str, Any] | None = None,
+        pipeline_class: type = compiler.Compiler,
+        *,
+        use_jit: Callable[..., Action] | None = None,
+        warn_on_fallback: bool = False,
+        on_compile_error: Action | None = None,
+        background: bool = False,
+    ) -> None:
+        self._compile_anyway = threading.local()
+        super().__init__(py_func, locals, targetoptions, pipeline_class)
+        self.use_jit = use_jit
+        self.warn_on_fallback = warn_on_fallback
+        self.on_compile_error = on_compile_error
+        self.background = background
+        self._pipeline_class = pipeline_class
+        self._cache_index: str | None = None
+        self._memoize_disk_misses = not py_func.__closure__
+        self._seen: dict[Any, _Seen] = {}  # type key -> what is known of those types
+        self._conversions: dict[tuple[types.Type, ...], Any] = {}
+        self._generation = 0
+        params = list(self._compiler.pysig.parameters.values())
+        self._has_stararg = bool(params) and params[-1].kind == params[-1].VAR_POSITIONAL
+        self._plain_args = not py_func.__defaults__ and not self._has_stararg
+        with _table_lock:
+            _live.add(self)
+
+    # -- Numba's view of the dispatcher ------------------------------------
+
+    @property  # type: ignore[override]
+    def _can_compile(self) -> bool:
+        return self._numba_can_compile or getattr(self._compile_anyway, "on", False)
+
+    @_can_compile.setter
+    def _can_compile(self, value: bool) -> None:
+        self._numba_can_compile = bool(value)
+
+    @contextmanager
+    def _compiling_on_request(self) -> Iterator[None]:
+        """Let this thread compile a new signature despite explicit signatures."""
+        previous = getattr(self._compile_anyway, "on", False)
+        self._compile_anyway.on = True
+        try:
+            yield
+        finally:
+            self._compile_anyway.on = previous
+
+    def enable_caching(self) -> None:
+        self._cache = _TolerantCache(self.py_func)
+        self._cache_index = self._cache._cache_file._index_path
+
+    def add_overload(self, cres: Any) -> None:
+        args = tuple(cres.signature.args)
+        with _table_lock:
+            self.overloads[args] = cres
+            replaced = self._conversions.pop(args, None)
+            self._forget_resolutions()
+            if replaced is not None or _event_mode:
+                self._refill_table()
+            else:
+                self._insert([a._code for a in args], cres.entry_point, cres.objectmode)
+
+    def _reset_overloads(self) -> None:
+        with _table_lock:
+            super()._reset_overloads()
+            self._conversions.clear()
+            self._seen.clear()
+            self._generation += 1
+
+    def _forget_resolutions(self) -> None:
+        """A new overload may serve types that so far had none."""
+        self._generation += 1
+        for seen in list(self._seen.values()):
+            seen.entry, seen.stamp = None, _UNSEEN
+
+    def _refill_table(self) -> None:
+        """Make the C overload table match ``overloads`` (empty in event mode)."""
+        self._clear()
+        if _event_mode:
+            return
+        entries = [*self.overloads.items(), *self._conversions.items()]
+        for argtypes, cres in entries:
+            self._insert([a._code for a in argtypes], cres.entry_point, cres.objectmode)
+
+    # -- pickling: Numba's state plus the policy -----------------------------
+
+    def _reduce_states(self) -> dict[str, Any]:
+        states: dict[str, Any] = super()._reduce_states()
+        states.update(
+            use_jit=self.use_jit,
+            warn_on_fallback=self.warn_on_fallback,
+            on_compile_error=self.on_compile_error,
+            background=self.background,
+            cache=self._cache_index is not None,
+        )
+        return states
+
+    @classmethod
+    def _rebuild(  # type: ignore[override]
+        cls,
+        uuid: str,
+        py_func: Callable[..., Any],
+        locals: dict[str, Any],
+        targetoptions: dict[str, Any],
+        can_compile: bool,
+        sigs: list[Any],
+        use_jit: Callable[..., Action] | None = None,
+        warn_on_fallback: bool = False,
+        on_compile_error: Action | None = None,
+        background: bool = False,
+        cache: bool = False,
+    ) -> SmartDispatcher:
+        try:
+            return cls._memo[uuid]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        self = cls(
+            py_func,
+            locals,
+            targetoptions,
+            use_jit=use_jit,
+            warn_on_fallback=warn_on_fallback,
+            on_compile_error=on_compile_error,
+            background=background,
+        )
+        if cache:
+            self.enable_caching()
+        self._set_uuid(uuid)
+        for sig in sigs:
+            self.compile(sig)
+        self._can_compile = can_compile
+        return self
+
+    # -- the miss path -------------------------------------------------------
+
+    def _compile_for_args(self, *args: Any, **kws: Any) -> Any:
+        """Called by the C dispatcher when no overload in its table matched."""
+        try:
+            key = compute_fingerprint(args)
+        except Exception:  # omitted defaults, or values Numba's C typeof cannot key
+            key = self._argtypes(args)
+        seen = self._seen.get(key)
+        if seen is None or (seen.stamp is not None and seen.stamp != self._disk_stamp()):
+            seen = self._look_up(key, args)
+        if seen.entry is not None:
+            return self._run_compiled(seen.entry, args)
+        call_args = args if self._plain_args else self._unfold(args)
+        if seen.pending is not None:
+            return self._interpret(seen, call_args, REASON_BACKGROUND)
+        use_jit = self.use_jit
+        action = self._default_action() if use_jit is None else use_jit(*call_args)
+        if action is _INTERPRETER:
+            return self._interpret(seen, call_args, REASON_POLICY)
+        if action is _JIT and not self.background:
+            return self._jit(seen, args, call_args)
+        if action is _JIT or action is _BACKGROUND_JIT:
+            return self._jit_in_background(seen, args, call_args)
+        if action is _RAISE_EXCEPTION:
+            self._explain_matching_error(*args)  # raises
+        raise TypeError(
+            f"use_jit of {self.py_func.__qualname__} returned {action!r}; "
+            f"expected one of {', '.join(str(a) for a in Action)}"
+        )
+
+    def _argtypes(self, args: tuple[Any, ...]) -> tuple[types.Type, ...]:
+        return tuple(
+            types.Omitted(a.value) if isinstance(a, OmittedArg) else self.typeof_pyval(a)
+            for a in args
+        )
+
+    def _disk_stamp(self) -> Any:
+        """Identifies the cache index's content: Numba only ever replaces it whole."""
+        if self._cache_index is None:
+            return None
+        try:
+            st = os.stat(self._cache_index)
+        except OSError:
+            return 0
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _look_up(self, key: Any, args: tuple[Any, ...]) -> _Seen:
+        """Find the overload Numba would run for these types without compiling."""
+        generation = self._generation
+        stamp = self._disk_stamp()
+        seen = self._seen.get(key) or self._seen.setdefault(key, _Seen())
+        argtypes = key if isinstance(key, tuple) else self._argtypes(args)
+        cres = self.overloads.get(argtypes)
+        if cres is None and not self._numba_can_compile:
+            cres = self._find_conversion(argtypes)
+        if cres is None and self._cache_index is not None:
+            cres = self._load_from_disk(argtypes)
+        if cres is not None:
+            seen.entry, seen.stamp = cres.entry_point, None
+        elif generation == self._generation and self._memoize_disk_misses:
+            seen.stamp = stamp
+        return seen
+
+    def _find_conversion(self, argtypes: tuple[types.Type, ...]) -> Any:
+        """With explicit signatures, Numba converts (int -> float and the like)."""
+        sig = self.typingctx.resolve_overload(
+            self.py_func, self.nopython_signatures, argtypes, {}, allow_ambiguous=False
+        )
+        if sig is None:
+            return None
+        cres = self.overloads[tuple(sig.args)]
+        with global_compiler_lock, _table_lock:
+            if argtypes not in self._conversions and argtypes not in self.overloads:
+                self._conversions[argtypes] = cres
+                if not _event_mode:
+                    self._insert([a._code for a in argtypes], cres.entry_point, cres.objectmode)
+        return cres
+
+    def _load_from_disk(self, argtypes: tuple[types.Type, ...]) -> Any:
+        with global_compiler_lock:
+            cres = self.overloads.get(argtypes)
+            if cres is not None:
+                return cres
+            cres = self._cache.load_overload(argtypes, self.targetctx)
+            if cres is None:
+                return None
+            self._cache_hits[argtypes] += 1
+            if not cres.objectmode:
+                self.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+            self.add_overload(cres)
+            return cres
+
+    def _default_action(self) -> Action:
+        """Without ``use_jit``, what ``numba.jit`` does on a miss."""
+        if not self._numba_can_compile:
+            return Action.RAISE_EXCEPTION
+        return Action.JIT
+
+    def _unfold(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The folded arguments as the Python function takes them, positionally."""
+        values = [a.value if isinstance(a, OmittedArg) else a for a in args]
+        if self._has_stararg:
+            values[-1:] = values[-1]
+        return tuple(values)
+
+    def _jit(self, seen: _Seen, args: tuple[Any, ...], call_args: tuple[Any, ...]) -> Any:
+        if seen.failure is not None:
+            return self._interpret(seen, call_args, seen.failure, stacklevel=4)
+        try:
+            with self._compiling_on_request():
+                entry = super()._compile_for_args(*args)
+        except Exception as exc:
+            if self.on_compile_error is not Action.INTERPRETER:
+                raise
+            seen.failure = _describe_failure(exc)
+            return self._interpret(seen, call_args, seen.failure, stacklevel=4)
+        return self._run_compiled(entry, args)
+
+    def _jit_in_background(
+        self, seen: _Seen, args: tuple[Any, ...], call_args: tuple[Any, ...]
+    ) -> Any:
+        if seen.failure is not None:
+            return self._interpret(seen, call_args, seen.failure, stacklevel=4)
+        with _table_lock:
+            if seen.pending is None:
+                seen.pending = background.submit(
+                    self, self._compile_in_background, seen, self._argtypes(args)
+                )
+        return self._interpret(seen, call_args, REASON_BACKGROUND, stacklevel=4)
+
+    def _compile_in_background(self, seen: _Seen, argtypes: tuple[types.Type, ...]) -> None:
+        try:
+            with self._compiling_on_request():
+                self.compile(argtypes)
+        except Exception as exc:
+            seen.failure = _describe_failure(exc)
+            if self.warn_on_fallback:
+                warnings.warn(
+                    f"{self.py_func.__name__}{_describe(argtypes)} not using JIT: "
+                    f"background {seen.failure}",
+                    NumbaInterpreterModeWarning,
+                    stacklevel=1,
+                )
+        finally:
+            seen.pending = None
+
+    def _forget_background(self) -> None:
+        for seen in list(self._seen.values()):
+            seen.pending = None
+
+    def wait_compiled(self, timeout: float | None = None) -> bool:
+        """Wait until every compile queued for this function is done.
+
+        Returns False if *timeout* seconds passed first.
+        """
+        pending = [s.pending for s in list(self._seen.values()) if s.pending is not None]
+        return background.wait(pending, timeout)
+
+    def _run_compiled(self, entry: Any, args: tuple[Any, ...]) -> Any:
+        if _listeners.get(events.JIT_EXECUTION):
+            data = {"dispatcher": self, "args": args}
+            return _returning(events.run_with_event(events.JIT_EXECUTION, data, entry, args))
+        return entry
+
+    def _interpret(
+        self, seen: _Seen, call_args: tuple[Any, ...], reason: str, stacklevel: int = 3
+    ) -> Any:
+        counter = seen.counts.get(reason)
+        if counter is None:
+            counter = self._start_counting(seen, call_args, reason)
+        next(counter)
+        if self.warn_on_fallback:
+            warnings.warn(
+                f"{self.py_func.__name__}{_describe(seen.argtypes)} not using JIT",
+                NumbaInterpreterModeWarning,
+                stacklevel=stacklevel,
+            )
+        if _listeners.get(events.INTERPRETER_EXECUTION):
+            data = {"dispatcher": self, "args": call_args}
+            return _returning(
+                events.run_with_event(events.INTERPRETER_EXECUTION, data, self.py_func, call_args)
+            )
+        if self._plain_args:
+            return self.py_func
+        return _returning(self.py_func(*call_args))
+
+    # -- why calls were interpreted ------------------------------------------
+
+    def _start_counting(
+        self, seen: _Seen, call_args: tuple[Any, ...], reason: str
+    ) -> itertools.count[int]:
+        if seen.argtypes is None:
+            seen.argtypes = self._argtypes(call_args)
+        return seen.counts.setdefault(reason, itertools.count())
+
+    def fallbacks(self) -> list[Fallback]:
+        """Per argument-type signature and reason, the calls that were interpreted."""
+        return [
+            Fallback(seen.argtypes, reason, _count_of(counter))
+            for seen in list(self._seen.values())
+            for reason, counter in list(seen.counts.items())
+        ]
+
+
+class _Seen:
+    """What one dispatcher knows about one argument-type signature."""
+
+    __slots__ = ("entry", "stamp", "failure", "pending", "counts", "argtypes")
+
+    def __init__(self) -> None:
+        self.entry: Any = None  # the compiled entry point Numba would run
+        self.stamp: Any = _UNSEEN  # cache-index stamp when no entry was found
+        self.failure: str | None = None  # why compiling these types failed
+        self.pending: threading.Event | None = None  # a queued background compile
+        self.counts: dict[str, itertools.count[int]] = {}  # reason -> interpreted calls
+        self.argtypes: Any = None  # Numba types of the call, as reported
+
+
+def _count_of(counter: itertools.count[int]) -> int:
+    return int(repr(counter)[len("count(") : -1])
+
+
+def _describe_failure(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"compile failed: {type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+def _describe(argtypes: tuple[types.Type, ...]) -> str:
+    return "(" + ", ".join(map(str, argtypes)) + ")"
+
+
+def _set_event_mode(active: bool) -> None:
+    """Route matched calls through Python while ``jit_execution`` has listeners."""
+    global _event_mode
+    with _table_lock:
+        _event_mode = active
+        for dispatcher in list(_live):
+            dispatcher._refill_table()
+
+
+events.watch_jit_listeners(_set_event_mode)
+if events.listening(events.JIT_EXECUTION):
+    _set_event_mode(True)
+
+
+class _TolerantCache(FunctionCache):  # type: ignore[misc]
+    """Numba's on-disk cache, where an unreadable or unwritable file is a
+    cache miss with a warning, not a failed call."""
+
+    def load_overload(self, sig: Any, target_context: Any) -> Any:
+        try:
+            return super().load_overload(sig, target_context)
+        except Exception as exc:
+            _warn_cache(self, "could not be read", exc)
+            return None
+
+    def save_overload(self, sig: Any, data: Any) -> None:
+        try:
+            super().save_overload(sig, data)
+        except Exception as exc:
+            _warn_cache(self, "could not be written", exc)
+
+
+def _warn_cache(cache: FunctionCache, what: str, exc: Exception) -> None:
+    warnings.warn(
+        f"{cache._name}: on-disk cache {what} ({type(exc).__name__}: {exc}); "
+        "compiling in memory instead",
+        NumbaWarning,
+        stacklevel=2,
+    )

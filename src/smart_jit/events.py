@@ -1,0 +1,80 @@
+"""Execution events, broadcast through ``numba.core.event``.
+
+Every call of a smart-jitted function is one execution of one kind:
+``jit_execution`` (compiled code ran) or ``interpreter_execution`` (the Python
+function ran).  Listeners are installed with Numba's own
+``numba.core.event.install_listener``.
+
+A matched call never leaves Numba's C dispatcher, so it cannot announce itself.
+To keep that path free when nobody listens, the listener list for
+``jit_execution`` is watched: while it is non-empty, dispatchers route matched
+calls through Python (see ``SmartDispatcher._set_event_mode``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from numba.core import event
+
+JIT_EXECUTION = "jit_execution"
+INTERPRETER_EXECUTION = "interpreter_execution"
+
+_registered = event._registered
+_start_event = event.start_event
+_end_event = event.end_event
+_jit_listener_watchers: list[Callable[[bool], None]] = []
+
+
+class _WatchedListeners(list):  # type: ignore[type-arg]
+    """Numba's listener list for one kind, reporting when it fills or empties.
+
+    ``numba.core.event.register``/``unregister`` only ``append``/``remove``.
+    """
+
+    def append(self, listener: Any) -> None:
+        super().append(listener)
+        if len(self) == 1:
+            _notify(True)
+
+    def remove(self, listener: Any) -> None:
+        super().remove(listener)
+        if not self:
+            _notify(False)
+
+
+def _notify(active: bool) -> None:
+    for watcher in list(_jit_listener_watchers):
+        watcher(active)
+
+
+def watch_jit_listeners(callback: Callable[[bool], None]) -> None:
+    """Call *callback(active)* whenever ``jit_execution`` gains its first
+    listener or loses its last."""
+    _jit_listener_watchers.append(callback)
+
+
+def _install_watch() -> None:
+    current = _registered.get(JIT_EXECUTION)
+    if not isinstance(current, _WatchedListeners):
+        _registered[JIT_EXECUTION] = _WatchedListeners(current or ())
+
+
+def listening(kind: str) -> bool:
+    """Whether a listener for *kind* is installed (about 50 ns)."""
+    return bool(_registered.get(kind))
+
+
+def run_with_event(kind: str, data: Any, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """Run ``func(*args)`` between a start and an end event of *kind*."""
+    _start_event(kind, data)
+    try:
+        result = func(*args)
+    except BaseException as exc:
+        _end_event(kind, data, (type(exc), exc, exc.__traceback__))
+        raise
+    _end_event(kind, data)
+    return result
+
+
+_install_watch()
