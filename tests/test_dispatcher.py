@@ -1,0 +1,336 @@
+"""The per-call decision of SmartDispatcher, path by path."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from numba import _dispatcher
+from numba.core import event
+
+import smart_jit
+from smart_jit import Action, NumbaInterpreterModeWarning, SmartDispatcher, jit
+
+
+class Policy:
+    """A use_jit callback that answers *action* and records what it was given."""
+
+    def __init__(self, action):
+        self.action = action
+        self.calls = []
+
+    def __call__(self, *args):
+        self.calls.append(args)
+        return self.action
+
+
+def bump(a):
+    a[0] += 1
+    return a[0]
+
+
+def python_frames_during(call):
+    """Names of the Python functions of smart_jit entered while *call* runs."""
+    entered = []
+
+    def profile(frame, what, arg):
+        if what == "call" and "smart_jit" in frame.f_code.co_filename:
+            entered.append(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return entered
+
+
+# -- the fast path ---------------------------------------------------------
+
+
+def test_dispatcher_is_numbas_own_with_no_python_call():
+    assert issubclass(SmartDispatcher, numba.core.registry.CPUDispatcher)
+    assert "__call__" not in vars(SmartDispatcher)
+    assert SmartDispatcher.__call__ is _dispatcher.Dispatcher.__call__
+
+
+def test_matched_call_runs_no_python_code_of_ours_and_skips_the_policy():
+    policy = Policy(Action.JIT)
+    f = jit(lambda a, b: a + b, use_jit=policy)
+    assert f(1, 2) == 3
+    assert python_frames_during(lambda: f(3, 4)) == []
+    assert len(policy.calls) == 1
+
+
+def test_miss_reaches_our_hook():
+    f = jit(lambda a: a, use_jit=Policy(Action.INTERPRETER))
+    assert "_compile_for_args" in python_frames_during(lambda: f(1))
+
+
+# -- the three actions -----------------------------------------------------
+
+
+def test_jit_compiles_adds_the_signature_and_runs_once():
+    policy = Policy(Action.JIT)
+    f = jit(bump, use_jit=policy)
+    a = np.zeros(1)
+    assert f(a) == 1.0
+    assert a[0] == 1.0
+    assert [tuple(map(str, s)) for s in f.signatures] == [("array(float64, 1d, C)",)]
+    assert f(a) == 2.0 and len(policy.calls) == 1
+
+
+def test_interpreter_runs_python_once_and_compiles_nothing():
+    policy = Policy(Action.INTERPRETER)
+    f = jit(bump, use_jit=policy)
+    a = np.zeros(1)
+    assert f(a) == 1.0
+    assert a[0] == 1.0
+    assert f.signatures == []
+    f(a)
+    assert len(policy.calls) == 2, "the policy is asked on every miss"
+
+
+def test_raise_exception_is_numbas_type_error_and_runs_nothing():
+    f = jit(bump, use_jit=Policy(Action.RAISE_EXCEPTION))
+    a = np.zeros(1)
+    with pytest.raises(TypeError, match=r"No matching definition for argument type\(s\) array"):
+        f(a)
+    assert a[0] == 0.0
+
+
+@pytest.mark.parametrize("bad", [None, "JIT", 1, True, Action])
+def test_a_bad_policy_value_names_the_function_and_value(bad):
+    f = jit(bump, use_jit=lambda a: bad)
+    a = np.zeros(1)
+    with pytest.raises(TypeError, match=rf"use_jit of .*bump returned {bad!r}") as info:
+        f(a)
+    assert "Action.JIT" in str(info.value)
+    assert a[0] == 0.0
+
+
+def test_policy_exception_propagates_unchanged():
+    boom = ValueError("from the policy")
+
+    def policy(a):
+        raise boom
+
+    f = jit(bump, use_jit=policy)
+    a = np.zeros(1)
+    with pytest.raises(ValueError) as info:
+        f(a)
+    assert info.value is boom and a[0] == 0.0
+
+
+@pytest.mark.parametrize("action", [Action.JIT, Action.INTERPRETER])
+def test_function_exception_propagates_on_both_paths(action):
+    @jit(use_jit=Policy(action))
+    def fails(a):
+        if a > 0:
+            raise ZeroDivisionError("user error")
+        return a
+
+    with pytest.raises(ZeroDivisionError, match="user error"):
+        fails(1)
+
+
+# -- without a policy: plain numba.jit ---------------------------------------
+
+
+def test_no_policy_compiles_like_numba():
+    f = jit(lambda a: a * 2)
+    assert f(3) == 6 and f(1.5) == 3.0
+    assert [tuple(map(str, s)) for s in f.signatures] == [("int64",), ("float64",)]
+
+
+def test_no_policy_with_signatures_raises_numbas_error():
+    mine = jit("int32(int32, int32)")(lambda a, b: a)
+    theirs = numba.njit("int32(int32, int32)")(lambda a, b: a)
+    with pytest.raises(TypeError) as ours:
+        mine("hello", "world")
+    with pytest.raises(TypeError) as numbas:
+        theirs("hello", "world")
+    assert str(ours.value) == str(numbas.value)
+
+
+# -- explicit signatures -----------------------------------------------------
+
+
+def test_explicit_signatures_as_the_seed_shows():
+    policy = Policy(Action.INTERPRETER)
+
+    @jit(["int64(int64, int64)", "float64(float64, float64)"], use_jit=policy)
+    def add(a, b):
+        return a + b
+
+    assert [tuple(map(str, s)) for s in add.signatures] == [
+        ("int64", "int64"),
+        ("float64", "float64"),
+    ]
+    assert add(2, 3) == 5 and add(2.2, 4.4) == 2.2 + 4.4
+    assert policy.calls == []
+    assert add("hello", ", world") == "hello, world"
+    assert policy.calls == [("hello", ", world")]
+    assert len(add.signatures) == 2
+
+
+def test_conversions_use_an_overload_without_asking_the_policy():
+    policy = Policy(Action.INTERPRETER)
+    f = jit(["float64(float64)"], use_jit=policy)(lambda a: a / 2)
+    assert f(3) == 1.5 and f(np.float32(3)) == 1.5
+    assert policy.calls == []
+    assert python_frames_during(lambda: f(5)) == [], "the conversion is in the C table"
+    assert len(f.signatures) == 1
+
+
+def test_jit_action_adds_a_signature_beyond_the_explicit_ones():
+    f = jit(["float64(float64)"], use_jit=Policy(Action.JIT))(lambda a: a)
+    assert f(1j) == 1j
+    assert [tuple(map(str, s)) for s in f.signatures] == [("float64",), ("complex128",)]
+    assert f._can_compile is False, "Numba still sees compilation as disabled"
+
+
+# -- keyword arguments, defaults, *args --------------------------------------
+
+
+def test_policy_gets_positional_values_with_defaults_filled():
+    policy = Policy(Action.INTERPRETER)
+
+    @jit(use_jit=policy)
+    def f(a, b=10, *rest):
+        return a + b + len(rest)
+
+    assert f(1) == 11 and f(1, b=2) == 3 and f(1, 2, 7, 7) == 5 and f(b=5, a=1) == 6
+    assert policy.calls == [(1, 10), (1, 2), (1, 2, 7, 7), (1, 5)]
+
+
+def test_keywords_on_the_jit_path_and_in_warnings(record):
+    @jit(use_jit=lambda a, b=1.0: Action.JIT if isinstance(a, int) else Action.INTERPRETER,
+         warn_on_fallback=True)
+    def scale(a, b=1.0):
+        return a * b
+
+    with record() as rec:
+        assert scale(2, b=3.0) == 6.0
+        assert scale(b=2.0, a=4) == 8.0
+        with pytest.warns(NumbaInterpreterModeWarning, match=r"scale\(float64, float64\) not using"):
+            assert scale(1.5, b=2.0) == 3.0
+    assert rec.kinds() == {"jit_execution": 2, "interpreter_execution": 1}
+
+
+# -- compile failures --------------------------------------------------------
+
+
+def uses_python_objects(a):
+    return {"k": object(), "v": a}["v"]
+
+
+def count_compiles(call):
+    rec = event.RecordingListener()
+    with event.install_listener("numba:compile", rec):
+        call()
+    return sum(1 for _, e in rec.buffer if e.is_start)
+
+
+def test_compile_error_propagates_by_default():
+    f = jit(uses_python_objects, use_jit=Policy(Action.JIT))
+    with pytest.raises(numba.core.errors.TypingError):
+        f(1)
+
+
+def test_compile_error_falls_back_once_and_is_remembered():
+    f = jit(uses_python_objects, use_jit=Policy(Action.JIT), on_compile_error=Action.INTERPRETER,
+            warn_on_fallback=True)
+    with pytest.warns(NumbaInterpreterModeWarning):
+        assert count_compiles(lambda: f(1)) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert count_compiles(lambda: [f(i) for i in range(5)]) == 0
+    [record] = f.fallbacks()
+    assert record.calls == 6 and record.reason.startswith("compile failed: TypingError")
+
+
+# -- introspection -------------------------------------------------------------
+
+
+def test_fallbacks_count_per_signature_and_reason():
+    f = jit(lambda a: a, use_jit=lambda a: Action.INTERPRETER)
+    for value in (1, 2, 3.0):
+        f(value)
+    got = {(tuple(map(str, r.signature)), r.reason, r.calls) for r in f.fallbacks()}
+    reason = smart_jit.dispatcher.REASON_POLICY
+    assert got == {(("int64",), reason, 2), (("float64",), reason, 1)}
+
+
+# -- Numba features ----------------------------------------------------------
+
+
+def test_called_from_inside_njit_compiles_without_the_policy():
+    policy = Policy(Action.INTERPRETER)
+    inner = jit(lambda a: a + 1, use_jit=policy)
+
+    @numba.njit
+    def outer(a):
+        return inner(a) * 2
+
+    assert outer(3) == 8
+    assert policy.calls == []
+    assert [tuple(map(str, s)) for s in inner.signatures] == [("int64",)]
+
+
+def test_parallel_prange():
+    @jit(parallel=True, use_jit=lambda a: Action.JIT if a.size > 10 else Action.INTERPRETER)
+    def psum(a):
+        acc = 0.0
+        for i in numba.prange(a.shape[0]):
+            acc += a[i]
+        return acc
+
+    small, big = np.arange(5.0), np.arange(1000.0)
+    assert psum(small) == small.sum() and psum.signatures == []
+    assert psum(big) == big.sum()
+    diagnostics = psum.get_metadata(psum.signatures[0])["parfor_diagnostics"]
+    assert diagnostics.initial_parfors, "prange became a parfor: parallel=True reached Numba"
+
+
+def test_numba_options_pass_through():
+    @jit(error_model="numpy", use_jit=Policy(Action.JIT))
+    def div(a, b):
+        return a / b
+
+    assert div(1.0, 0.0) == np.inf, "error_model='numpy' reached the compiler"
+    assert div.targetoptions["error_model"] == "numpy"
+
+
+def test_methods_and_introspection_of_a_numba_dispatcher():
+    f = jit(lambda a: a + 1, use_jit=Policy(Action.JIT))
+    f(1)
+    assert f.py_func(1) == 2
+    assert list(f.overloads) == f.signatures
+    assert "i64" in f.inspect_llvm(f.signatures[0])
+    assert f.nopython_signatures[0].return_type == numba.int64
+
+
+def test_threads_compile_each_signature_once():
+    policy = Policy(Action.JIT)
+    f = jit(lambda a: a * 2, use_jit=policy)
+    results, barrier = [], threading.Barrier(8)
+
+    def work(i):
+        barrier.wait()
+        results.append(f(i) if i % 2 else f(float(i)))
+
+    def run():
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    assert count_compiles(run) == 2
+    assert sorted(results) == [i * 2 for i in range(8)]
+    assert len(f.signatures) == 2

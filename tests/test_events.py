@@ -1,0 +1,116 @@
+"""Execution events: one start and one end per execution, of the right kind."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from numba.core import event
+
+from smart_jit import INTERPRETER_EXECUTION, JIT_EXECUTION, Action, jit
+
+
+def int_jit(a):
+    return Action.JIT if isinstance(a, int) else Action.INTERPRETER
+
+
+def python_calls(call):
+    seen = []
+    sys.setprofile(lambda frame, what, arg: what == "call" and seen.append(frame.f_code.co_name))
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return [name for name in seen if name == "_compile_for_args"]
+
+
+def test_kind_names():
+    assert JIT_EXECUTION == "jit_execution"
+    assert INTERPRETER_EXECUTION == "interpreter_execution"
+
+
+def test_seed_listener_example(record):
+    incr = jit(lambda a: a + 1, use_jit=int_jit)
+    with record("jit_execution") as rec:
+        incr(4)
+    assert rec.kinds() == {"jit_execution": 1}
+    with record("jit_execution") as rec:
+        incr(1.23)
+    assert rec.kinds() == {}
+    with record("interpreter_execution") as rec:
+        incr(1.23)
+    assert rec.kinds() == {"interpreter_execution": 1}
+
+
+def test_fast_path_calls_fire_while_a_listener_is_installed(record):
+    incr = jit(lambda a: a + 1, use_jit=int_jit)
+    incr(1)
+    with record() as rec:
+        for i in range(10):
+            assert incr(i) == i + 1
+        incr(0.5)
+    assert rec.kinds() == {"jit_execution": 10, "interpreter_execution": 1}
+
+
+def test_fast_path_is_restored_when_the_last_listener_goes(record):
+    incr = jit(lambda a: a + 1, use_jit=int_jit)
+    incr(1)
+    assert python_calls(lambda: incr(2)) == []
+    with record("jit_execution"):
+        assert python_calls(lambda: incr(2)) == ["_compile_for_args"]
+        with record("jit_execution"):
+            incr(2)
+        assert python_calls(lambda: incr(2)) == ["_compile_for_args"]
+    assert python_calls(lambda: incr(2)) == []
+
+
+def test_interpreter_listener_alone_leaves_the_fast_path_alone(record):
+    incr = jit(lambda a: a + 1, use_jit=int_jit)
+    incr(1)
+    with record("interpreter_execution"):
+        assert python_calls(lambda: incr(2)) == []
+
+
+def test_functions_decorated_and_compiled_during_event_mode(record):
+    with record() as rec:
+        add = jit(["float64(float64, float64)"], use_jit=lambda a, b: Action.INTERPRETER)(
+            lambda a, b: a + b
+        )
+        assert add(1.0, 2.0) == 3.0
+        assert add(1, 2) == 3.0, "conversion, not the policy"
+        late = jit(lambda a: a, use_jit=int_jit)
+        late(1)
+        late(2)
+    assert rec.kinds() == {"jit_execution": 4}
+    assert python_calls(lambda: late(3)) == []
+    assert python_calls(lambda: add(1, 2)) == []
+
+
+def test_raise_exception_fires_no_execution(record):
+    f = jit(lambda a: a, use_jit=lambda a: Action.RAISE_EXCEPTION)
+    with record() as rec, pytest.raises(TypeError):
+        f(1)
+    assert rec.kinds() == {}
+
+
+def test_a_failing_execution_ends_its_event_with_the_exception():
+    @jit(use_jit=lambda a: Action.INTERPRETER)
+    def fails(a):
+        raise KeyError(a)
+
+    rec = event.RecordingListener()
+    with event.install_listener("interpreter_execution", rec), pytest.raises(KeyError):
+        fails(1)
+    start, end = (e for _, e in rec.buffer)
+    assert start.is_start and end.is_end
+    assert end._exc_details[0] is KeyError
+
+
+def test_event_data_names_the_dispatcher_and_arguments():
+    f = jit(lambda a, b=2: a + b, use_jit=lambda a, b: Action.INTERPRETER)
+    rec = event.RecordingListener()
+    with event.install_listener("interpreter_execution", rec):
+        f(1)
+    _, start = rec.buffer[0]
+    assert start.data["dispatcher"] is f
+    assert start.data["args"] == (1, 2)

@@ -1,0 +1,32 @@
+import warnings
+
+import pytest
+from numba.core.errors import NumbaWarning
+
+from smart_jit import Action, NumbaInterpreterModeWarning, jit
+
+
+def test_warning_is_a_numba_warning():
+    assert issubclass(NumbaInterpreterModeWarning, NumbaWarning)
+
+
+def test_numba_warning_filters_apply():
+    @jit(use_jit=lambda a: Action.INTERPRETER, warn_on_fallback=True)
+    def f(a):
+        return a
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", NumbaWarning)
+        f(1)
+    assert caught == []
+
+
+def test_warning_points_at_the_callers_line():
+    @jit(use_jit=lambda a: Action.INTERPRETER, warn_on_fallback=True)
+    def f(a):
+        return a
+
+    with pytest.warns(NumbaInterpreterModeWarning) as caught:
+        f(1.5)
+    assert caught[0].filename == __file__
