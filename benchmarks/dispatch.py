@@ -76,9 +76,14 @@ def add_cached(a, b):
 
 def import_cost():
     """Median wall seconds of a fresh ``import numba`` and ``import smart_jit``."""
+
     def once(module):
-        code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        code = (
+            f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         return float(out.stdout)
 
     numba_t, smart_t = [], []
@@ -99,52 +104,114 @@ def main():
     smart(x, y)
     t_plain, t_smart = paired(lambda: plain(x, y), lambda: smart(x, y), 200_000)
     ratio = t_smart / t_plain
-    rows.append(("matched call", f"{t_smart * 1e9:.0f} ns", f"njit {t_plain * 1e9:.0f} ns",
-                 f"{ratio:.3f}x", "<= 1.05x", ratio <= 1.05))
+    rows.append(
+        (
+            "matched call",
+            f"{t_smart * 1e9:.0f} ns",
+            f"njit {t_plain * 1e9:.0f} ns",
+            f"{ratio:.3f}x",
+            "<= 1.05x",
+            ratio <= 1.05,
+        )
+    )
 
     interp = jit(add, use_jit=interpret_always)
     base, ours = paired(lambda: (interpret_always(x, y), add(x, y)), lambda: interp(x, y), 100_000)
     extra = (ours - base) * 1e6
-    rows.append(("interpreted, 2 scalars", f"{ours * 1e6:.2f} us", f"py+policy {base * 1e6:.2f} us",
-                 f"+{extra:.2f} us", "<= +0.75 us", extra <= 0.75))
+    rows.append(
+        (
+            "interpreted, 2 scalars",
+            f"{ours * 1e6:.2f} us",
+            f"py+policy {base * 1e6:.2f} us",
+            f"+{extra:.2f} us",
+            "<= +0.75 us",
+            extra <= 0.75,
+        )
+    )
 
     interp_arr = jit(total, use_jit=interpret_always)
-    base, ours = paired(lambda: (interpret_always(arr), total(arr)), lambda: interp_arr(arr), 50_000)
+    base, ours = paired(
+        lambda: (interpret_always(arr), total(arr)), lambda: interp_arr(arr), 50_000
+    )
     extra = (ours - base) * 1e6
-    rows.append(("interpreted, 1 array", f"{ours * 1e6:.2f} us", f"py+policy {base * 1e6:.2f} us",
-                 f"+{extra:.2f} us", "<= +1 us", extra <= 1.0))
+    rows.append(
+        (
+            "interpreted, 1 array",
+            f"{ours * 1e6:.2f} us",
+            f"py+policy {base * 1e6:.2f} us",
+            f"+{extra:.2f} us",
+            "<= +1 us",
+            extra <= 1.0,
+        )
+    )
 
     add_cached(x, y)
-    base, ours = paired(lambda: (interpret_always(x, y), add(x, y)), lambda: add_cached(x, y), 50_000)
+    base, ours = paired(
+        lambda: (interpret_always(x, y), add(x, y)), lambda: add_cached(x, y), 50_000
+    )
     extra = (ours - base) * 1e6
-    rows.append(("interpreted, cache=True", f"{ours * 1e6:.2f} us", f"py+policy {base * 1e6:.2f} us",
-                 f"+{extra:.2f} us", "<= +2.5 us", extra <= 2.5))
+    rows.append(
+        (
+            "interpreted, cache=True",
+            f"{ours * 1e6:.2f} us",
+            f"py+policy {base * 1e6:.2f} us",
+            f"+{extra:.2f} us",
+            "<= +2.5 us",
+            extra <= 2.5,
+        )
+    )
 
     failing = jit(uncompilable, use_jit=jit_always, on_compile_error=Action.INTERPRETER)
     failing(x)
     base, ours = paired(lambda: (jit_always(x), uncompilable(x)), lambda: failing(x), 50_000)
     extra = (ours - base) * 1e6
-    rows.append(("repeat of a failed compile", f"{ours * 1e6:.2f} us", f"py+policy {base * 1e6:.2f} us",
-                 f"+{extra:.2f} us", "<= +2 us", extra <= 2.0))
+    rows.append(
+        (
+            "repeat of a failed compile",
+            f"{ours * 1e6:.2f} us",
+            f"py+policy {base * 1e6:.2f} us",
+            f"+{extra:.2f} us",
+            "<= +2 us",
+            extra <= 2.0,
+        )
+    )
 
     with event.install_listener("jit_execution", _Quiet()):
         smart(x, y)
         t_plain, t_smart = paired(lambda: plain(x, y), lambda: smart(x, y), 50_000)
     extra = (t_smart - t_plain) * 1e6
-    rows.append(("matched, jit_execution listener", f"{t_smart * 1e6:.2f} us",
-                 f"njit {t_plain * 1e6:.2f} us", f"+{extra:.2f} us", "<= +3 us", extra <= 3.0))
+    rows.append(
+        (
+            "matched, jit_execution listener",
+            f"{t_smart * 1e6:.2f} us",
+            f"njit {t_plain * 1e6:.2f} us",
+            f"+{extra:.2f} us",
+            "<= +3 us",
+            extra <= 3.0,
+        )
+    )
 
     t_numba, t_smart = import_cost()
     over = (t_smart / t_numba - 1) * 100
-    rows.append(("import smart_jit", f"{t_smart * 1e3:.0f} ms", f"numba {t_numba * 1e3:.0f} ms",
-                 f"{over:+.1f} %", "<= +5 %", over <= 5.0))
+    rows.append(
+        (
+            "import smart_jit",
+            f"{t_smart * 1e3:.0f} ms",
+            f"numba {t_numba * 1e3:.0f} ms",
+            f"{over:+.1f} %",
+            "<= +5 %",
+            over <= 5.0,
+        )
+    )
 
-    print(f"smart_jit dispatch benchmark: numba {numba.__version__}, Python "
-          f"{sys.version.split()[0]}, {os.cpu_count()} cores; medians of {REPEATS} repeats\n")
+    print(
+        f"smart_jit dispatch benchmark: numba {numba.__version__}, Python "
+        f"{sys.version.split()[0]}, {os.cpu_count()} cores; medians of {REPEATS} repeats\n"
+    )
     header = ("figure", "smart_jit", "limit", "difference", "target", "")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:
-        cells = [str(c).ljust(w) for c, w in zip(row[:5], widths)]
+        cells = [str(c).ljust(w) for c, w in zip(row[:5], widths, strict=False)]
         mark = "" if row is header else ("ok" if row[5] else "MISSED")
         print("| " + " | ".join(cells) + f" | {mark}")
     missed = [r[0] for r in rows if not r[5]]

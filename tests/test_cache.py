@@ -34,7 +34,11 @@ def example(tmp_path):
     def run(code):
         out = subprocess.run(
             [sys.executable, "-c", "from example import *\n" + textwrap.dedent(code)],
-            env=env, capture_output=True, text=True, cwd=tmp_path, check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=True,
         )
         return out.stdout
 
@@ -43,9 +47,7 @@ def example(tmp_path):
 
 def test_seed_cache_example_across_processes(example):
     assert example("print(incr(4))") == 'called "use_jit" with 4\n5\n'
-    assert example("print(incr(4)); print(incr(1.23))") == (
-        '5\ncalled "use_jit" with 1.23\n2.23\n'
-    )
+    assert example("print(incr(4)); print(incr(1.23))") == ('5\ncalled "use_jit" with 1.23\n2.23\n')
     assert example("print(incr(1.23)); print(incr.signatures)") == "2.23\n[(float64,)]\n"
 
 
@@ -63,8 +65,10 @@ def test_a_cache_written_by_another_process_is_found(example, tmp_path):
     """
     out = example(code).splitlines()
     assert out == [
-        'called "use_jit" with 4', "5",
-        'called "use_jit" with 4', "5",
+        'called "use_jit" with 4',
+        "5",
+        'called "use_jit" with 4',
+        "5",
         "5",
         "[(int64,)] Counter({(int64,): 1})",
     ]

@@ -11,7 +11,8 @@ import numba
 import pytest
 
 import smart_jit
-from smart_jit import Action, SmartDispatcher, jit, njit, smart_jit as smart_jit_alias
+from smart_jit import Action, SmartDispatcher, jit, njit
+from smart_jit import smart_jit as smart_jit_alias
 
 
 def ident(a):
@@ -109,8 +110,9 @@ def test_disable_jit_runs_python_and_says_why(tmp_path):
         """
     )
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     assert out == [
         "4 abab 6",
         "3 [] [] True",

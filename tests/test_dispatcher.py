@@ -209,15 +209,19 @@ def test_policy_gets_positional_values_with_defaults_filled():
 
 
 def test_keywords_on_the_jit_path_and_in_warnings(record):
-    @jit(use_jit=lambda a, b=1.0: Action.JIT if isinstance(a, int) else Action.INTERPRETER,
-         warn_on_fallback=True)
+    @jit(
+        use_jit=lambda a, b=1.0: Action.JIT if isinstance(a, int) else Action.INTERPRETER,
+        warn_on_fallback=True,
+    )
     def scale(a, b=1.0):
         return a * b
 
     with record() as rec:
         assert scale(2, b=3.0) == 6.0
         assert scale(b=2.0, a=4) == 8.0
-        with pytest.warns(NumbaInterpreterModeWarning, match=r"scale\(float64, float64\) not using"):
+        with pytest.warns(
+            NumbaInterpreterModeWarning, match=r"scale\(float64, float64\) not using"
+        ):
             assert scale(1.5, b=2.0) == 3.0
     assert rec.kinds() == {"jit_execution": 2, "interpreter_execution": 1}
 
@@ -243,8 +247,12 @@ def test_compile_error_propagates_by_default():
 
 
 def test_compile_error_falls_back_once_and_is_remembered():
-    f = jit(uses_python_objects, use_jit=Policy(Action.JIT), on_compile_error=Action.INTERPRETER,
-            warn_on_fallback=True)
+    f = jit(
+        uses_python_objects,
+        use_jit=Policy(Action.JIT),
+        on_compile_error=Action.INTERPRETER,
+        warn_on_fallback=True,
+    )
     with pytest.warns(NumbaInterpreterModeWarning):
         assert count_compiles(lambda: f(1)) == 1
     with warnings.catch_warnings():

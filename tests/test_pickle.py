@@ -7,9 +7,9 @@ import pickle
 from concurrent.futures import ProcessPoolExecutor
 
 import cloudpickle
+import kernels
 import numpy as np
 
-import kernels
 from smart_jit import Action, SmartDispatcher, jit
 
 

@@ -1,10 +1,12 @@
 """numba-smartjit: ``numba.jit`` with a per-call policy for calls no compiled
 overload matches: compile them, run them in the interpreter, or refuse them."""
 
+from . import policies
 from .action import Action
 from .decorators import jit, njit, smart_jit
 from .dispatcher import Fallback, SmartDispatcher
 from .events import INTERPRETER_EXECUTION, JIT_EXECUTION
+from .report import report
 from .warnings import NumbaInterpreterModeWarning
 
 __all__ = [
@@ -16,6 +18,8 @@ __all__ = [
     "SmartDispatcher",
     "jit",
     "njit",
+    "policies",
+    "report",
     "smart_jit",
 ]
 __version__ = "0.1.0"

@@ -16,7 +16,8 @@ import queue
 import threading
 import time
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from numba.core.compiler_lock import global_compiler_lock
 

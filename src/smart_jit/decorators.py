@@ -6,23 +6,43 @@ import functools
 import inspect
 import threading
 import warnings
-from typing import Any, Callable, TypeVar, overload
+from collections.abc import Callable
+from typing import Any, ParamSpec, Protocol, TypeAlias, TypeVar, overload
 
 from numba.core import compiler, config, extending, sigutils, typeinfer, types
 from numba.core.errors import NumbaDeprecationWarning
+from numba.core.typing.templates import Signature
 from numba.core.typing.typeof import Purpose, typeof
 
 from . import events
 from .action import Action
 from .dispatcher import REASON_DISABLED, Fallback, SmartDispatcher
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+Signatures: TypeAlias = "str | list[Any] | Signature | None"
+
+
+class SmartFunction(Protocol[P, R_co]):
+    """What type checkers see of a smart-jitted function: its own signature,
+    plus the dispatcher attributes people use."""
+
+    @property
+    def py_func(self) -> Callable[P, R_co]: ...
+    @property
+    def signatures(self) -> list[Any]: ...
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+    def fallbacks(self) -> list[Fallback]: ...
+    def wait_compiled(self, timeout: float | None = None) -> bool: ...
 
 
 @overload
-def jit(signature_or_function: F, **options: Any) -> F: ...
+def jit(signature_or_function: Callable[P, R], **options: Any) -> SmartFunction[P, R]: ...
 @overload
-def jit(signature_or_function: Any = None, **options: Any) -> Callable[[F], F]: ...
+def jit(
+    signature_or_function: Signatures = None, **options: Any
+) -> Callable[[Callable[P, R]], SmartFunction[P, R]]: ...
 
 
 def jit(
@@ -60,7 +80,7 @@ def jit(
     else:
         sigs = None
     targetoptions = _numba_options(boundscheck, options)
-    policy = dict(
+    policy: dict[str, Any] = dict(
         use_jit=use_jit,
         warn_on_fallback=warn_on_fallback,
         on_compile_error=on_compile_error,
@@ -71,8 +91,9 @@ def jit(
         _check(func, targetoptions, policy)
         if config.DISABLE_JIT:
             return _python_only(func)
-        extra = {} if pipeline_class is None else {"pipeline_class": pipeline_class}
-        disp = SmartDispatcher(func, dict(locals or {}), targetoptions, **extra, **policy)
+        disp = SmartDispatcher(
+            func, dict(locals or {}), targetoptions, pipeline_class or compiler.Compiler, **policy
+        )
         if cache:
             disp.enable_caching()
         if sigs is not None:
@@ -126,8 +147,7 @@ def _check(func: Any, targetoptions: dict[str, Any], policy: dict[str, Any]) -> 
     """Refuse bad decorator input now, naming the function, not at its first call."""
     if extending.is_jitted(func):
         raise TypeError(
-            f"jit was applied to {func!r}, which is already jitted; "
-            "decorate its .py_func instead"
+            f"jit was applied to {func!r}, which is already jitted; decorate its .py_func instead"
         )
     if not inspect.isfunction(func):
         raise TypeError(f"jit can only decorate a Python function, not {func!r}")

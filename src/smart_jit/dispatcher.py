@@ -20,8 +20,9 @@ import os
 import threading
 import warnings
 import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from numba._dispatcher import compute_fingerprint
 from numba.core import compiler, types
@@ -30,6 +31,7 @@ from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import OmittedArg
 from numba.core.errors import NumbaWarning
 from numba.core.registry import CPUDispatcher
+from numba.core.types import Omitted  # type: ignore[attr-defined]
 
 from . import background, events
 from .action import Action
@@ -110,7 +112,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     # -- Numba's view of the dispatcher ------------------------------------
 
-    @property  # type: ignore[override]
+    @property
     def _can_compile(self) -> bool:
         return self._numba_can_compile or getattr(self._compile_anyway, "on", False)
 
@@ -179,7 +181,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         return states
 
     @classmethod
-    def _rebuild(  # type: ignore[override]
+    def _rebuild(
         cls,
         uuid: str,
         py_func: Callable[..., Any],
@@ -218,6 +220,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     def _compile_for_args(self, *args: Any, **kws: Any) -> Any:
         """Called by the C dispatcher when no overload in its table matched."""
+        key: Any
         try:
             key = compute_fingerprint(args)
         except Exception:  # omitted defaults, or values Numba's C typeof cannot key
@@ -247,8 +250,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     def _argtypes(self, args: tuple[Any, ...]) -> tuple[types.Type, ...]:
         return tuple(
-            types.Omitted(a.value) if isinstance(a, OmittedArg) else self.typeof_pyval(a)
-            for a in args
+            Omitted(a.value) if isinstance(a, OmittedArg) else self.typeof_pyval(a) for a in args
         )
 
     def _disk_stamp(self) -> Any:
@@ -278,7 +280,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             seen.stamp = stamp
         return seen
 
-    def _find_conversion(self, argtypes: tuple[types.Type, ...]) -> Any:
+    def _find_conversion(self, argtypes: tuple[Any, ...]) -> Any:
         """With explicit signatures, Numba converts (int -> float and the like)."""
         sig = self.typingctx.resolve_overload(
             self.py_func, self.nopython_signatures, argtypes, {}, allow_ambiguous=False

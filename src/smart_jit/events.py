@@ -13,7 +13,8 @@ calls through Python (see ``SmartDispatcher._set_event_mode``).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from numba.core import event
 
