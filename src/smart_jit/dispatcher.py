@@ -18,6 +18,7 @@ import dataclasses
 import itertools
 import os
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
@@ -232,6 +233,10 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             return self._run_compiled(seen.entry, args)
         call_args = args if self._plain_args else self._unfold(args)
         if seen.pending is not None:
+            # A compiling thread that waits on I/O (Numba imports modules on its
+            # first compile) gets the GIL back only when this thread lets go:
+            # without this, a tight loop of interpreted calls starves the compile.
+            time.sleep(0)
             return self._interpret(seen, call_args, REASON_BACKGROUND)
         use_jit = self.use_jit
         action = self._default_action() if use_jit is None else use_jit(*call_args)
@@ -269,6 +274,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         stamp = self._disk_stamp()
         seen = self._seen.get(key) or self._seen.setdefault(key, _Seen())
         argtypes = key if isinstance(key, tuple) else self._argtypes(args)
+        seen.folded_types = argtypes
         cres = self.overloads.get(argtypes)
         if cres is None and not self._numba_can_compile:
             cres = self._find_conversion(argtypes)
@@ -341,11 +347,14 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         if seen.failure is not None:
             return self._interpret(seen, call_args, seen.failure, stacklevel=4)
         with _table_lock:
-            if seen.pending is None:
-                seen.pending = background.submit(
-                    self, self._compile_in_background, seen, self._argtypes(args)
-                )
-        return self._interpret(seen, call_args, REASON_BACKGROUND, stacklevel=4)
+            done = None if seen.pending is not None else threading.Event()
+            seen.pending = seen.pending or done
+        try:  # run first, queue after: the compile must not slow this call down
+            return self._interpret(seen, call_args, REASON_BACKGROUND, stacklevel=4, now=True)
+        finally:
+            if done is not None:
+                argtypes = seen.folded_types
+                background.submit(self, done, self._compile_in_background, seen, argtypes)
 
     def _compile_in_background(self, seen: _Seen, argtypes: tuple[types.Type, ...]) -> None:
         try:
@@ -382,8 +391,14 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         return entry
 
     def _interpret(
-        self, seen: _Seen, call_args: tuple[Any, ...], reason: str, stacklevel: int = 3
+        self,
+        seen: _Seen,
+        call_args: tuple[Any, ...],
+        reason: str,
+        stacklevel: int = 3,
+        now: bool = False,
     ) -> Any:
+        """Run the Python function for this call (*now*, or by the C caller)."""
         counter = seen.counts.get(reason)
         if counter is None:
             counter = self._start_counting(seen, call_args, reason)
@@ -399,7 +414,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             return _returning(
                 events.run_with_event(events.INTERPRETER_EXECUTION, data, self.py_func, call_args)
             )
-        if self._plain_args:
+        if self._plain_args and not now:
             return self.py_func
         return _returning(self.py_func(*call_args))
 
@@ -409,7 +424,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         self, seen: _Seen, call_args: tuple[Any, ...], reason: str
     ) -> itertools.count[int]:
         if seen.argtypes is None:
-            seen.argtypes = self._argtypes(call_args)
+            unfolded = not self._plain_args
+            seen.argtypes = self._argtypes(call_args) if unfolded else seen.folded_types
         return seen.counts.setdefault(reason, itertools.count())
 
     def fallbacks(self) -> list[Fallback]:
@@ -424,7 +440,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 class _Seen:
     """What one dispatcher knows about one argument-type signature."""
 
-    __slots__ = ("entry", "stamp", "failure", "pending", "counts", "argtypes")
+    __slots__ = ("entry", "stamp", "failure", "pending", "counts", "argtypes", "folded_types")
 
     def __init__(self) -> None:
         self.entry: Any = None  # the compiled entry point Numba would run
@@ -433,6 +449,7 @@ class _Seen:
         self.pending: threading.Event | None = None  # a queued background compile
         self.counts: dict[str, itertools.count[int]] = {}  # reason -> interpreted calls
         self.argtypes: Any = None  # Numba types of the call, as reported
+        self.folded_types: Any = None  # Numba types of the folded arguments
 
 
 def _count_of(counter: itertools.count[int]) -> int:

@@ -1,0 +1,236 @@
+"""Compiling in the background while the interpreter serves."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+from numba.core import event
+from numba.core.compiler_lock import global_compiler_lock
+
+from smart_jit import Action, NumbaInterpreterModeWarning, SmartDispatcher, jit
+from smart_jit.dispatcher import REASON_BACKGROUND
+
+
+class Policy:
+    def __init__(self, action):
+        self.action, self.calls = action, 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.action
+
+
+def square(a):
+    return a * a
+
+
+def compiles_during(call):
+    rec = event.RecordingListener()
+    with event.install_listener("numba:compile", rec):
+        call()
+    return sum(1 for _, e in rec.buffer if e.is_start)
+
+
+def test_background_jit_interprets_then_hands_over(record):
+    policy = Policy(Action.BACKGROUND_JIT)
+    f = jit(square, use_jit=policy)
+    with global_compiler_lock:  # hold the compile back: it stays queued
+        with record() as rec:
+            assert [f(3) for _ in range(5)] == [9] * 5
+        assert rec.kinds() == {"interpreter_execution": 5}
+        assert policy.calls == 1, "pending types do not ask the policy again"
+        assert f.wait_compiled(timeout=0.05) is False
+        assert f.signatures == []
+    assert f.wait_compiled(timeout=30) is True
+    assert [tuple(map(str, s)) for s in f.signatures] == [("int64",)]
+    with record() as rec:
+        assert f(4) == 16
+    assert rec.kinds() == {"jit_execution": 1}
+    [fallback] = f.fallbacks()
+    assert (fallback.reason, fallback.calls) == (REASON_BACKGROUND, 5)
+
+
+def test_one_compile_per_signature_however_many_calls():
+    f = jit(square, use_jit=Policy(Action.BACKGROUND_JIT))
+
+    def calls():
+        for _ in range(50):
+            f(2)
+            f(2.5)
+        f.wait_compiled(30)
+
+    assert compiles_during(calls) == 2
+
+
+def test_background_option_turns_jit_into_background_jit():
+    f = jit(background=True)(square)
+    assert f(3) == 9 and f.signatures == []
+    assert f.wait_compiled(30) and len(f.signatures) == 1
+    g = jit(square, use_jit=Policy(Action.JIT), background=True)
+    assert g(3) == 9 and g.signatures == []
+    assert g.wait_compiled(30) and len(g.signatures) == 1
+
+
+def uncompilable(a):
+    return {"k": object(), "v": a}["v"]
+
+
+def test_failed_background_compile_is_not_retried_and_warned_once():
+    f = jit(uncompilable, use_jit=Policy(Action.BACKGROUND_JIT), warn_on_fallback=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+
+        def calls():
+            f(1)
+            f.wait_compiled(30)
+            for _ in range(5):
+                assert f(1) == 1
+            f.wait_compiled(30)
+
+        assert compiles_during(calls) == 1
+    background_warnings = [w for w in caught if "background compile failed" in str(w.message)]
+    assert len(background_warnings) == 1
+    assert issubclass(background_warnings[0].category, NumbaInterpreterModeWarning)
+    reasons = {r.reason for r in f.fallbacks()}
+    assert any(r.startswith("compile failed: TypingError") for r in reasons)
+
+
+def test_foreground_compile_waits_for_the_background_lock():
+    slow = jit(square, use_jit=Policy(Action.BACKGROUND_JIT))
+    other = jit(lambda a: a + 1, use_jit=Policy(Action.JIT))
+    slow(1.5)
+    assert other(1) == 2, "no deadlock with a background compile queued or running"
+    assert slow.wait_compiled(30)
+
+
+def test_policy_that_calls_the_function_itself_does_not_deadlock():
+    def policy(a):
+        if a > 0:
+            reentrant(a - 1)
+        return Action.BACKGROUND_JIT
+
+    reentrant = jit(square, use_jit=policy)
+    assert reentrant(3) == 9
+    assert reentrant.wait_compiled(30)
+
+
+def test_sixteen_threads_with_new_types_during_background_compiles():
+    f = jit(square, use_jit=Policy(Action.BACKGROUND_JIT))
+    values = [np.int8(3), np.int16(3), np.int32(3), 3, np.float32(3), 3.0, 3j, np.uint8(3)]
+    results, errors, barrier = [], [], threading.Barrier(16)
+
+    def work(i):
+        barrier.wait()
+        try:
+            for k in range(40):
+                v = values[(i + k) % len(values)]
+                results.append(f(v) == v * v)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def run():
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        f.wait_compiled(60)
+
+    assert compiles_during(run) == len(values)
+    assert errors == [] and len(results) == 16 * 40 and all(results)
+    assert len(f.signatures) == len(values)
+
+
+def test_rebuilt_dispatcher_starts_with_nothing_queued():
+    f = jit(square, use_jit=Policy(Action.BACKGROUND_JIT))
+    with global_compiler_lock:
+        f(2)
+        states = f._reduce_states()
+        states["uuid"] = "fresh"
+        clone = SmartDispatcher._rebuild(**states)
+        assert clone.wait_compiled(timeout=0) is True
+        assert pickle.loads(pickle.dumps(f)) is f
+    assert f.wait_compiled(30)
+
+
+def _child_calls(f, queue):
+    queue.put((f(4), f(2.5), f.wait_compiled(30), len(f.signatures)))
+
+
+def test_fork_while_a_compile_is_queued_starts_afresh():
+    f = jit(square, use_jit=Policy(Action.BACKGROUND_JIT))
+    slow = threading.Thread(target=lambda: [f(np.float32(i)) for i in range(3)])
+    f(7)
+    slow.start()
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_calls, args=(f, queue))
+    child.start()
+    result = queue.get(timeout=60)
+    child.join(timeout=60)
+    slow.join()
+    assert result[0] == 16 and result[1] == 6.25 and result[2] is True
+    assert result[3] >= 2, "the child compiled in its own worker"
+    assert child.exitcode == 0
+    assert f.wait_compiled(30)
+
+
+def run_python(code, **env):
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, **env),
+    )
+
+
+def test_worker_starts_lazily_and_exit_does_not_hang():
+    out = run_python(
+        """
+        import threading
+        import smart_jit
+        from smart_jit import jit
+        names = lambda: [t.name for t in threading.enumerate()]
+        @jit(background=True)
+        def f(a):
+            return a + 1
+        print("smart_jit-background-compiler" in names())
+        f(1)
+        f.wait_compiled(60)
+        print("smart_jit-background-compiler" in names())
+        for t in (1.5, 1j, True):
+            f(t)
+        print("exiting with compiles queued")
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["False", "True", "exiting with compiles queued"]
+
+
+def test_background_compile_writes_the_disk_cache(tmp_path):
+    (tmp_path / "mod.py").write_text(
+        textwrap.dedent(
+            """
+        from smart_jit import jit
+        @jit(background=True, cache=True)
+        def f(a):
+            return a * 3
+        """
+        )
+    )
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
+    first = run_python("from mod import f; print(f(2), f.wait_compiled(60))", **env)
+    assert first.stdout.split() == ["6", "True"], first.stderr
+    second = run_python("from mod import f; print(f(2), f.signatures, f.fallbacks())", **env)
+    assert second.stdout.strip().split(maxsplit=1) == ["6", "[(int64,)] []"], second.stderr
