@@ -9,11 +9,9 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import warnings
 
 import numpy as np
-import pytest
 from numba.core import event
 from numba.core.compiler_lock import global_compiler_lock
 

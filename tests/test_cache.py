@@ -72,3 +72,109 @@ def test_a_cache_written_by_another_process_is_found(example, tmp_path):
         "5",
         "[(int64,)] Counter({(int64,): 1})",
     ]
+
+
+# -- faults: every call still returns the right answer -------------------------
+
+FAULTY = textwrap.dedent(
+    """
+    import warnings
+    warnings.simplefilter("always")
+    from smart_jit import Action, jit
+
+    @jit(use_jit=lambda a: Action.JIT, cache=True)
+    def incr(a):
+        return a + 1
+    """
+)
+
+
+def run_module(tmp_path, cache_dir, code):
+    (tmp_path / "faulty.py").write_text(FAULTY)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=str(tmp_path))
+    return subprocess.run(
+        [sys.executable, "-c", "from faulty import *\n" + textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+
+def index_files(cache_dir):
+    return sorted(cache_dir.rglob("*.nbi"))
+
+
+def test_cache_directory_that_cannot_be_created_falls_back_like_numba(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    code = "print(incr(1), incr(2.5), incr.stats.cache_hits)"
+    first = run_module(tmp_path, blocker / "cache", code)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split() == ["2", "3.5", "Counter()"]
+    second = run_module(tmp_path, blocker / "cache", code)
+    assert second.stdout.startswith("2 3.5 Counter({"), "Numba's next locator was used"
+
+
+def test_no_writable_cache_directory_anywhere(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    (tmp_path / "__pycache__").write_text("not a directory either")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker / "xdg"))
+    monkeypatch.setenv("HOME", str(blocker / "home"))
+    out = run_module(tmp_path, blocker / "cache", "print(incr(1), incr(2.5), incr(1))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "3.5", "2"]
+    assert "on-disk cache is unavailable" in out.stderr
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x80garbage", b"\x80\x04K"])
+def test_damaged_index_file(tmp_path, damage):
+    cache = tmp_path / "cache"
+    assert run_module(tmp_path, cache, "print(incr(1))").stdout == "2\n"
+    [index] = index_files(cache)
+    index.write_bytes(damage)
+    out = run_module(tmp_path, cache, "print(incr(1), incr(2.5), incr(1))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "3.5", "2"]
+    assert "on-disk cache could not be" in out.stderr
+
+
+def test_cache_directory_deleted_while_running(tmp_path):
+    cache = tmp_path / "cache"
+    out = run_module(
+        tmp_path,
+        cache,
+        f"""
+        import shutil
+        print(incr(1))
+        shutil.rmtree({str(cache)!r})
+        print(incr(2.5), incr(1), incr(3))
+        """,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "3.5", "2", "4"]
+    assert index_files(cache), "the cache was written again"
+
+
+def test_two_processes_compiling_at_once(tmp_path):
+    cache = tmp_path / "cache"
+    (tmp_path / "faulty.py").write_text(FAULTY)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(tmp_path))
+    code = "from faulty import incr\nprint(incr(41), incr(0.5))"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert [o[0].split() for o in outputs] == [["42", "1.5"], ["42", "1.5"]]
+    third = run_module(tmp_path, cache, "print(incr(41), incr.stats.cache_hits)")
+    assert third.stdout.startswith("42 Counter({(int64,): 1})"), third.stdout

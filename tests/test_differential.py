@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import recording
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from smart_jit import Action, jit
-
-from conftest import recording
 
 EXAMPLES = 50
 ACTIONS = (Action.JIT, Action.INTERPRETER, Action.BACKGROUND_JIT, Action.RAISE_EXCEPTION)
@@ -93,7 +92,7 @@ def clip_count(a, low=0.0, high=1.0):
 
 def mixed(n, x, flag):
     acc = 0.0
-    for i in range(n):
+    for _i in range(n):
         acc += x if flag else -x
     return acc
 

@@ -132,7 +132,11 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             self._compile_anyway.on = previous
 
     def enable_caching(self) -> None:
-        self._cache = _TolerantCache(self.py_func)
+        try:
+            self._cache = _TolerantCache(self.py_func)
+        except RuntimeError as exc:  # Numba found no writable cache directory
+            _warn_cache(self.py_func.__qualname__, "is unavailable", exc)
+            return
         self._cache_index = self._cache._cache_file._index_path
 
     def add_overload(self, cres: Any) -> None:
@@ -487,20 +491,19 @@ class _TolerantCache(FunctionCache):  # type: ignore[misc]
         try:
             return super().load_overload(sig, target_context)
         except Exception as exc:
-            _warn_cache(self, "could not be read", exc)
+            _warn_cache(self._name, "could not be read", exc)
             return None
 
     def save_overload(self, sig: Any, data: Any) -> None:
         try:
             super().save_overload(sig, data)
         except Exception as exc:
-            _warn_cache(self, "could not be written", exc)
+            _warn_cache(self._name, "could not be written", exc)
 
 
-def _warn_cache(cache: FunctionCache, what: str, exc: Exception) -> None:
+def _warn_cache(name: str, what: str, exc: Exception) -> None:
     warnings.warn(
-        f"{cache._name}: on-disk cache {what} ({type(exc).__name__}: {exc}); "
-        "compiling in memory instead",
+        f"{name}: on-disk cache {what} ({type(exc).__name__}: {exc}); compiling in memory instead",
         NumbaWarning,
         stacklevel=2,
     )
