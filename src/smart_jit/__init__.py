@@ -1,7 +1,6 @@
 """numba-smartjit: ``numba.jit`` with a per-call policy for calls no compiled
 overload matches: compile them, run them in the interpreter, or refuse them."""
 
-from . import policies
 from .action import Action
 from .decorators import jit, njit, smart_jit
 from .dispatcher import Fallback, SmartDispatcher
@@ -23,3 +22,13 @@ __all__ = [
     "smart_jit",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # policies are imported on first use: `import smart_jit`
+    # should cost little more than `import numba`.
+    if name == "policies":
+        from . import policies
+
+        return policies
+    raise AttributeError(f"module 'smart_jit' has no attribute {name!r}")

@@ -4,37 +4,38 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
+import itertools
 import warnings
 from collections.abc import Callable
-from typing import Any, ParamSpec, Protocol, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeAlias, TypeVar, overload
 
 from numba.core import compiler, config, extending, sigutils, typeinfer, types
 from numba.core.errors import NumbaDeprecationWarning
-from numba.core.typing.templates import Signature
 from numba.core.typing.typeof import Purpose, typeof
 
 from . import events
 from .action import Action
-from .dispatcher import REASON_DISABLED, Fallback, SmartDispatcher
+from .dispatcher import REASON_DISABLED, Fallback, SmartDispatcher, count_of
 
-P = ParamSpec("P")
-R = TypeVar("R")
-R_co = TypeVar("R_co", covariant=True)
-Signatures: TypeAlias = "str | list[Any] | Signature | None"
+if TYPE_CHECKING:  # for type checkers only: creating Protocols costs import time
+    from numba.core.typing.templates import Signature
 
+    P = ParamSpec("P")
+    R = TypeVar("R")
+    R_co = TypeVar("R_co", covariant=True)
+    Signatures: TypeAlias = "str | list[Any] | Signature | None"
 
-class SmartFunction(Protocol[P, R_co]):
-    """What type checkers see of a smart-jitted function: its own signature,
-    plus the dispatcher attributes people use."""
+    class SmartFunction(Protocol[P, R_co]):
+        """What type checkers see of a smart-jitted function: its own signature,
+        plus the dispatcher attributes people use."""
 
-    @property
-    def py_func(self) -> Callable[P, R_co]: ...
-    @property
-    def signatures(self) -> list[Any]: ...
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
-    def fallbacks(self) -> list[Fallback]: ...
-    def wait_compiled(self, timeout: float | None = None) -> bool: ...
+        @property
+        def py_func(self) -> Callable[P, R_co]: ...
+        @property
+        def signatures(self) -> list[Any]: ...
+        def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+        def fallbacks(self) -> list[Fallback]: ...
+        def wait_compiled(self, timeout: float | None = None) -> bool: ...
 
 
 @overload
@@ -199,15 +200,12 @@ def _typeof(value: Any) -> Any:
 def _python_only(func: Callable[..., Any]) -> Callable[..., Any]:
     """Under ``NUMBA_DISABLE_JIT`` Numba returns the plain function; so do we,
     wrapped only to announce and count the calls as interpreted."""
-    records: dict[tuple[Any, ...], Fallback] = {}
-    lock = threading.Lock()
+    counters: dict[tuple[Any, ...], itertools.count[int]] = {}
 
     @functools.wraps(func)
     def interpreted(*args: Any, **kwargs: Any) -> Any:
         signature = tuple(map(_typeof, (*args, *kwargs.values())))
-        with lock:
-            record = records.setdefault(signature, Fallback(signature, REASON_DISABLED))
-            record.calls += 1
+        next(counters.get(signature) or counters.setdefault(signature, itertools.count()))
         if events.listening(events.INTERPRETER_EXECUTION):
             data = {"dispatcher": interpreted, "args": args}
             return events.run_with_event(
@@ -216,8 +214,10 @@ def _python_only(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(*args, **kwargs)
 
     def fallbacks() -> list[Fallback]:
-        with lock:
-            return [Fallback(r.signature, r.reason, r.calls) for r in records.values()]
+        return [
+            Fallback(signature, REASON_DISABLED, count_of(counter))
+            for signature, counter in list(counters.items())
+        ]
 
     interpreted.py_func = func  # type: ignore[attr-defined]
     interpreted.signatures = []  # type: ignore[attr-defined]

@@ -14,7 +14,6 @@ call already ran here, a callable that hands back its result.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import threading
@@ -23,7 +22,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from numba._dispatcher import compute_fingerprint
 from numba.core import compiler, types
@@ -52,25 +51,17 @@ REASON_BACKGROUND = "compiling in the background"
 REASON_DISABLED = "NUMBA_DISABLE_JIT is set"
 
 
-@dataclasses.dataclass
-class Fallback:
+class Fallback(NamedTuple):
     """Calls with one argument-type signature that ran in the interpreter."""
 
     signature: tuple[types.Type, ...]
     reason: str
-    calls: int = 0
+    calls: int
 
 
 def _returning(value: Any) -> Callable[..., Any]:
     """A callable for the C dispatcher that hands back a result computed here."""
     return lambda *_: value
-
-
-def _fingerprints(args: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    try:
-        return tuple(map(compute_fingerprint, args))
-    except Exception:  # a value Numba's C typeof has no fingerprint for
-        return None
 
 
 class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
@@ -99,7 +90,6 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         self.warn_on_fallback = warn_on_fallback
         self.on_compile_error = on_compile_error
         self.background = background
-        self._pipeline_class = pipeline_class
         self._cache_index: str | None = None
         self._memoize_disk_misses = not py_func.__closure__
         self._seen: dict[Any, _Seen] = {}  # type key -> what is known of those types
@@ -435,7 +425,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     def fallbacks(self) -> list[Fallback]:
         """Per argument-type signature and reason, the calls that were interpreted."""
         return [
-            Fallback(seen.argtypes, reason, _count_of(counter))
+            Fallback(seen.argtypes, reason, count_of(counter))
             for seen in list(self._seen.values())
             for reason, counter in list(seen.counts.items())
         ]
@@ -456,7 +446,8 @@ class _Seen:
         self.folded_types: Any = None  # Numba types of the folded arguments
 
 
-def _count_of(counter: itertools.count[int]) -> int:
+def count_of(counter: itertools.count[int]) -> int:
+    """How many times ``next()`` was called on *counter* (atomic under the GIL)."""
     return int(repr(counter)[len("count(") : -1])
 
 
