@@ -1,6 +1,11 @@
+"""Helpers shared by the tests: event recording, policies that remember their
+calls, and probes for compiles and for Python frames of ours."""
+
 from __future__ import annotations
 
 import contextlib
+import sys
+import threading
 from collections import Counter
 
 import pytest
@@ -10,17 +15,20 @@ KINDS = ("jit_execution", "interpreter_execution")
 
 
 class Recorder(event.Listener):
-    """Counts start and end events per kind."""
+    """Counts start and end events per kind; safe to share between threads."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self.starts: Counter[str] = Counter()
         self.ends: Counter[str] = Counter()
 
     def on_start(self, event):
-        self.starts[event.kind] += 1
+        with self.lock:
+            self.starts[event.kind] += 1
 
     def on_end(self, event):
-        self.ends[event.kind] += 1
+        with self.lock:
+            self.ends[event.kind] += 1
 
     def kinds(self):
         """The one kind per execution, checking starts and ends pair up."""
@@ -40,3 +48,44 @@ def recording(*kinds):
 @pytest.fixture
 def record():
     return recording
+
+
+class Policy:
+    """A use_jit callback that answers *action* and records what it was given."""
+
+    def __init__(self, action):
+        self.action = action
+        self.calls = []
+
+    def __call__(self, *args):
+        self.calls.append(args)
+        return self.action
+
+
+def compiles_during(call):
+    """How many compiles Numba started while *call* ran."""
+    rec = event.RecordingListener()
+    with event.install_listener("numba:compile", rec):
+        call()
+    return sum(1 for _, e in rec.buffer if e.is_start)
+
+
+def smart_frames_during(call):
+    """Names of smart_jit's Python functions entered while *call* runs."""
+    entered = []
+
+    def profile(frame, what, arg):
+        if what == "call" and "smart_jit" in frame.f_code.co_filename:
+            entered.append(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return entered
+
+
+def uses_python_objects(a):
+    """A function Numba cannot compile in nopython mode."""
+    return {"k": object(), "v": a}["v"]

@@ -12,31 +12,15 @@ import threading
 import warnings
 
 import numpy as np
-from numba.core import event
+from conftest import Policy, compiles_during, uses_python_objects
 from numba.core.compiler_lock import global_compiler_lock
 
 from smart_jit import Action, NumbaInterpreterModeWarning, SmartDispatcher, jit
 from smart_jit.dispatcher import REASON_BACKGROUND
 
 
-class Policy:
-    def __init__(self, action):
-        self.action, self.calls = action, 0
-
-    def __call__(self, *args):
-        self.calls += 1
-        return self.action
-
-
 def square(a):
     return a * a
-
-
-def compiles_during(call):
-    rec = event.RecordingListener()
-    with event.install_listener("numba:compile", rec):
-        call()
-    return sum(1 for _, e in rec.buffer if e.is_start)
 
 
 def test_background_jit_interprets_then_hands_over(record):
@@ -46,7 +30,7 @@ def test_background_jit_interprets_then_hands_over(record):
         with record() as rec:
             assert [f(3) for _ in range(5)] == [9] * 5
         assert rec.kinds() == {"interpreter_execution": 5}
-        assert policy.calls == 1, "pending types do not ask the policy again"
+        assert len(policy.calls) == 1, "pending types do not ask the policy again"
         assert f.wait_compiled(timeout=0.05) is False
         assert f.signatures == []
     assert f.wait_compiled(timeout=30) is True
@@ -79,12 +63,8 @@ def test_background_option_turns_jit_into_background_jit():
     assert g.wait_compiled(30) and len(g.signatures) == 1
 
 
-def uncompilable(a):
-    return {"k": object(), "v": a}["v"]
-
-
 def test_failed_background_compile_is_not_retried_and_warned_once():
-    f = jit(uncompilable, use_jit=Policy(Action.BACKGROUND_JIT), warn_on_fallback=True)
+    f = jit(uses_python_objects, use_jit=Policy(Action.BACKGROUND_JIT), warn_on_fallback=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
 

@@ -2,51 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import warnings
 
 import numba
 import numpy as np
 import pytest
+from conftest import Policy, compiles_during, smart_frames_during, uses_python_objects
 from numba import _dispatcher
-from numba.core import event
 
 import smart_jit
 from smart_jit import Action, NumbaInterpreterModeWarning, SmartDispatcher, jit
 
 
-class Policy:
-    """A use_jit callback that answers *action* and records what it was given."""
-
-    def __init__(self, action):
-        self.action = action
-        self.calls = []
-
-    def __call__(self, *args):
-        self.calls.append(args)
-        return self.action
-
-
 def bump(a):
     a[0] += 1
     return a[0]
-
-
-def python_frames_during(call):
-    """Names of the Python functions of smart_jit entered while *call* runs."""
-    entered = []
-
-    def profile(frame, what, arg):
-        if what == "call" and "smart_jit" in frame.f_code.co_filename:
-            entered.append(frame.f_code.co_name)
-
-    sys.setprofile(profile)
-    try:
-        call()
-    finally:
-        sys.setprofile(None)
-    return entered
 
 
 # -- the fast path ---------------------------------------------------------
@@ -62,13 +33,13 @@ def test_matched_call_runs_no_python_code_of_ours_and_skips_the_policy():
     policy = Policy(Action.JIT)
     f = jit(lambda a, b: a + b, use_jit=policy)
     assert f(1, 2) == 3
-    assert python_frames_during(lambda: f(3, 4)) == []
+    assert smart_frames_during(lambda: f(3, 4)) == []
     assert len(policy.calls) == 1
 
 
 def test_miss_reaches_our_hook():
     f = jit(lambda a: a, use_jit=Policy(Action.INTERPRETER))
-    assert "_compile_for_args" in python_frames_during(lambda: f(1))
+    assert "_compile_for_args" in smart_frames_during(lambda: f(1))
 
 
 # -- the three actions -----------------------------------------------------
@@ -183,7 +154,7 @@ def test_conversions_use_an_overload_without_asking_the_policy():
     f = jit(["float64(float64)"], use_jit=policy)(lambda a: a / 2)
     assert f(3) == 1.5 and f(np.float32(3)) == 1.5
     assert policy.calls == []
-    assert python_frames_during(lambda: f(5)) == [], "the conversion is in the C table"
+    assert smart_frames_during(lambda: f(5)) == [], "the conversion is in the C table"
     assert len(f.signatures) == 1
 
 
@@ -229,17 +200,6 @@ def test_keywords_on_the_jit_path_and_in_warnings(record):
 # -- compile failures --------------------------------------------------------
 
 
-def uses_python_objects(a):
-    return {"k": object(), "v": a}["v"]
-
-
-def count_compiles(call):
-    rec = event.RecordingListener()
-    with event.install_listener("numba:compile", rec):
-        call()
-    return sum(1 for _, e in rec.buffer if e.is_start)
-
-
 def test_compile_error_propagates_by_default():
     f = jit(uses_python_objects, use_jit=Policy(Action.JIT))
     with pytest.raises(numba.core.errors.TypingError):
@@ -254,10 +214,10 @@ def test_compile_error_falls_back_once_and_is_remembered():
         warn_on_fallback=True,
     )
     with pytest.warns(NumbaInterpreterModeWarning):
-        assert count_compiles(lambda: f(1)) == 1
+        assert compiles_during(lambda: f(1)) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert count_compiles(lambda: [f(i) for i in range(5)]) == 0
+        assert compiles_during(lambda: [f(i) for i in range(5)]) == 0
     [record] = f.fallbacks()
     assert record.calls == 6 and record.reason.startswith("compile failed: TypingError")
 
@@ -339,6 +299,6 @@ def test_threads_compile_each_signature_once():
         for t in threads:
             t.join()
 
-    assert count_compiles(run) == 2
+    assert compiles_during(run) == 2
     assert sorted(results) == [i * 2 for i in range(8)]
     assert len(f.signatures) == 2

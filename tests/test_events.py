@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
+from conftest import smart_frames_during
 from numba.core import event
 
 from smart_jit import INTERPRETER_EXECUTION, JIT_EXECUTION, Action, jit
@@ -15,13 +14,7 @@ def int_jit(a):
 
 
 def python_calls(call):
-    seen = []
-    sys.setprofile(lambda frame, what, arg: what == "call" and seen.append(frame.f_code.co_name))
-    try:
-        call()
-    finally:
-        sys.setprofile(None)
-    return [name for name in seen if name == "_compile_for_args"]
+    return [name for name in smart_frames_during(call) if name == "_compile_for_args"]
 
 
 def test_kind_names():

@@ -6,26 +6,12 @@ import threading
 from collections import Counter
 
 import numpy as np
+from conftest import Recorder
 from numba.core import event
 
 from smart_jit import Action, jit
 
 THREADS, CALLS = 16, 20_000
-
-
-class LockedRecorder(event.Listener):
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.ends = Counter()
-        self.starts = Counter()
-
-    def on_start(self, event):
-        with self.lock:
-            self.starts[event.kind] += 1
-
-    def on_end(self, event):
-        with self.lock:
-            self.ends[event.kind] += 1
 
 
 def policy(a, b):
@@ -54,7 +40,7 @@ VALUES = [
 def test_hammer_every_path_from_sixteen_threads():
     f = jit(use_jit=policy)(combine)
     f(3, 4)
-    recorder = LockedRecorder()
+    recorder = Recorder()
     expected = Counter()
     errors, wrong = [], []
     barrier = threading.Barrier(THREADS)
