@@ -31,7 +31,7 @@ _owners: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def submit(owner: Any, done: threading.Event, job: Callable[..., None], *args: Any) -> None:
-    """Queue ``job(*args)``, then set *done*.
+    """Queue ``job(*args)``; *done* is set once it has run.
 
     A forked child calls ``owner._forget_background()``: the jobs its parent
     queued will never run there.
