@@ -54,8 +54,9 @@ def test_seed_cache_example_across_processes(example):
 def test_a_cache_written_by_another_process_is_found(example, tmp_path):
     code = """
         import subprocess, sys
-        ACTION = Action.INTERPRETER
-        import example; example.ACTION = Action.INTERPRETER
+        import example
+        print(incr(1.5))  # compiled and cached: the index file exists from here on
+        example.ACTION = Action.INTERPRETER
         print(incr(4))
         print(incr(4))
         subprocess.run([sys.executable, "-c", "from example import incr; incr(4)"], check=True,
@@ -65,12 +66,14 @@ def test_a_cache_written_by_another_process_is_found(example, tmp_path):
     """
     out = example(code).splitlines()
     assert out == [
+        'called "use_jit" with 1.5',
+        "2.5",
         'called "use_jit" with 4',
         "5",
         'called "use_jit" with 4',
         "5",
         "5",
-        "[(int64,)] Counter({(int64,): 1})",
+        "[(float64,), (int64,)] Counter({(int64,): 1})",
     ]
 
 
@@ -178,3 +181,17 @@ def test_two_processes_compiling_at_once(tmp_path):
     assert [o[0].split() for o in outputs] == [["42", "1.5"], ["42", "1.5"]]
     third = run_module(tmp_path, cache, "print(incr(41), incr.stats.cache_hits)")
     assert third.stdout.startswith("42 Counter({(int64,): 1})"), third.stdout
+
+
+def test_a_remembered_miss_does_not_read_the_disk_again(example):
+    code = """
+        import example
+        example.ACTION = Action.INTERPRETER
+        reads = []
+        load = incr._cache.load_overload
+        incr._cache.load_overload = lambda *a: reads.append(a) or load(*a)
+        for _ in range(10):
+            incr(4)
+        print(len(reads))
+    """
+    assert example(code).splitlines()[-1] == "1"
