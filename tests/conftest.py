@@ -89,3 +89,12 @@ def smart_frames_during(call):
 def uses_python_objects(a):
     """A function Numba cannot compile in nopython mode."""
     return {"k": object(), "v": a}["v"]
+
+
+def run_threads(count, work):
+    """Run ``work(i)`` on *count* threads at once and wait for all of them."""
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

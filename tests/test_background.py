@@ -12,7 +12,7 @@ import threading
 import warnings
 
 import numpy as np
-from conftest import Policy, compiles_during, uses_python_objects
+from conftest import Policy, compiles_during, run_threads, uses_python_objects
 from numba.core.compiler_lock import global_compiler_lock
 
 from smart_jit import Action, NumbaInterpreterModeWarning, SmartDispatcher, jit
@@ -117,11 +117,7 @@ def test_sixteen_threads_with_new_types_during_background_compiles():
             errors.append(exc)
 
     def run():
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(16, work)
         f.wait_compiled(60)
 
     assert compiles_during(run) == len(values)

@@ -8,7 +8,13 @@ import warnings
 import numba
 import numpy as np
 import pytest
-from conftest import Policy, compiles_during, smart_frames_during, uses_python_objects
+from conftest import (
+    Policy,
+    compiles_during,
+    run_threads,
+    smart_frames_during,
+    uses_python_objects,
+)
 from numba import _dispatcher
 
 import smart_jit
@@ -293,11 +299,7 @@ def test_threads_compile_each_signature_once():
         results.append(f(i) if i % 2 else f(float(i)))
 
     def run():
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(8, work)
 
     assert compiles_during(run) == 2
     assert sorted(results) == [i * 2 for i in range(8)]

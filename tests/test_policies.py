@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import run_threads
 
 from smart_jit import Action, jit
 from smart_jit.policies import after_calls, always, by_type, min_size
@@ -57,11 +58,7 @@ def test_after_calls_counts_exactly_across_threads():
         barrier.wait()
         answers.extend(policy(1) for _ in range(20))
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(8, lambda _: work())
     assert answers.count(Action.INTERPRETER) == 50
     assert answers.count(Action.JIT) == 110
 

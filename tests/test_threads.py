@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 
 import numpy as np
-from conftest import Recorder
+from conftest import Recorder, run_threads
 from numba.core import event
 
 from smart_jit import Action, jit
@@ -73,11 +73,7 @@ def test_hammer_every_path_from_sixteen_threads():
     lock = threading.Lock()
     with event.install_listener("jit_execution", recorder):
         with event.install_listener("interpreter_execution", recorder):
-            threads = [threading.Thread(target=work, args=(t,)) for t in range(THREADS)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            run_threads(THREADS, work)
 
     assert errors == [] and wrong == []
     assert sum(expected.values()) == per_thread * THREADS == CALLS
