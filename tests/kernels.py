@@ -38,3 +38,11 @@ def run_total_in_worker(a):
 
 def policy_of_total():
     return total.use_jit is big_arrays_only, total.on_compile_error
+
+
+def queued_state_in_worker(payload):
+    """In a worker: whether an unpickled dispatcher has compiles queued, and a call."""
+    import pickle
+
+    f = pickle.loads(payload)
+    return f.wait_compiled(timeout=0), f(3)

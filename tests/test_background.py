@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from conftest import Policy, compiles_during, run_threads, uses_python_objects
@@ -208,3 +209,18 @@ def test_background_compile_writes_the_disk_cache(tmp_path):
     assert first.stdout.split() == ["6", "True"], first.stderr
     second = run_python("from mod import f; print(f(2), f.signatures, f.fallbacks())", **env)
     assert second.stdout.strip().split(maxsplit=1) == ["6", "[(int64,)] []"], second.stderr
+
+
+def test_pickled_into_a_spawned_worker_with_compiles_queued():
+    import kernels
+
+    f = jit(square, use_jit=Policy(Action.BACKGROUND_JIT))
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        with global_compiler_lock:  # the parent's compile stays queued while we pickle
+            f(2)
+            assert f.wait_compiled(timeout=0) is False
+            payload = pickle.dumps(f)
+            future = pool.submit(kernels.queued_state_in_worker, payload)
+        assert future.result(timeout=120) == (True, 9)
+    assert f.wait_compiled(30)
