@@ -26,12 +26,6 @@ from smart_jit import Action, jit  # noqa: E402
 REPEATS = 7
 
 
-def per_call(stmt, number, repeats=REPEATS):
-    """Median seconds per call of the zero-argument callable *stmt*."""
-    times = timeit.repeat(stmt, number=number, repeat=repeats)
-    return statistics.median(times) / number
-
-
 def paired(a, b, number):
     """Medians for *a* and *b*, repeats interleaved."""
     ta, tb = [], []
