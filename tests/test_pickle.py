@@ -13,7 +13,7 @@ import numpy as np
 from smart_jit import Action, SmartDispatcher, jit
 
 
-def test_round_trip_in_process_keeps_policy_and_options():
+def test_round_trip_in_process_returns_the_same_dispatcher():
     clone = pickle.loads(pickle.dumps(kernels.halve))
     assert clone is kernels.halve, "Numba's uuid memo returns the same dispatcher"
 
