@@ -9,7 +9,14 @@ import threading
 from collections import Counter
 
 import pytest
+from hypothesis import settings
 from numba.core import event
+
+# Property tests draw the same examples on every run, so that CI is
+# deterministic; `pytest --hypothesis-profile=explore` draws fresh ones.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False, database=None)
+settings.load_profile("deterministic")
 
 KINDS = ("jit_execution", "interpreter_execution")
 

@@ -224,3 +224,22 @@ def test_pickled_into_a_spawned_worker_with_compiles_queued():
             future = pool.submit(kernels.queued_state_in_worker, payload)
         assert future.result(timeout=120) == (True, 9)
     assert f.wait_compiled(30)
+
+
+def test_recompile_waits_for_queued_background_compiles():
+    """wait_compiled tells the truth after recompile: nothing lands later."""
+    f = jit(square, use_jit=Policy(Action.BACKGROUND_JIT))
+    results = {}
+    with global_compiler_lock:  # the compile stays queued until recompile runs
+        assert f(3) == 9
+        assert f.wait_compiled(timeout=0.05) is False
+        recompiling = threading.Thread(target=lambda: results.update(done=f.recompile()))
+        recompiling.start()
+        recompiling.join(0.2)
+        assert recompiling.is_alive(), "recompile waits for the queued compile"
+    recompiling.join(60)
+    assert not recompiling.is_alive()
+    assert f.wait_compiled(0) is True
+    signatures = list(f.signatures)
+    assert [tuple(map(str, s)) for s in signatures] == [("int64",)]
+    assert f(4) == 16 and f.signatures == signatures

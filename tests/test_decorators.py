@@ -119,3 +119,55 @@ def test_disable_jit_runs_python_and_says_why(tmp_path):
         "[(('int64',), 'NUMBA_DISABLE_JIT is set', 2), (('unicode_type',), "
         "'NUMBA_DISABLE_JIT is set', 1)]",
     ]
+
+
+def keyword_only(a, *, b=1):
+    return a + b
+
+
+def star(a, *rest):
+    return a + len(rest)
+
+
+def test_keyword_only_parameters_are_refused_as_such():
+    with pytest.raises(TypeError, match=r"jit of keyword_only: keyword-only parameters .*: b"):
+        jit(keyword_only, use_jit=lambda a: Action.JIT)
+
+
+def test_a_star_function_needs_a_policy_that_takes_any_number():
+    with pytest.raises(TypeError, match=r"use_jit .* of star must take \*args"):
+        jit(star, use_jit=lambda a: Action.JIT)
+    with pytest.raises(TypeError, match=r"must take \*args"):
+        jit(star, use_jit=lambda a, b=None: Action.JIT)
+    f = jit(star, use_jit=lambda a, *rest: Action.INTERPRETER)
+    assert f(1, 2, 3) == 3
+
+
+def test_decorating_a_jitted_function_keeps_numbas_message_first():
+    with pytest.raises(TypeError) as caught:
+        jit(numba.njit(ident))
+    assert str(caught.value).startswith("A jit decorator was called on an already jitted function")
+    assert "decorate ident.py_func instead" in str(caught.value)
+
+
+def test_disable_jit_keys_calls_as_jit_mode_does():
+    code = textwrap.dedent(
+        """
+        from smart_jit import Action, jit
+        def kernel(a, b=10, *rest):
+            return a + b + len(rest)
+        f = jit(kernel, use_jit=lambda *a: Action.INTERPRETER)
+        f(1); f(1, 10); f(a=1); f(1, 10, 5)
+        print(sorted((tuple(map(str, r.signature)), r.calls) for r in f.fallbacks()))
+        """
+    )
+    outputs = []
+    for disabled in ("0", "1"):
+        env = dict(os.environ, NUMBA_DISABLE_JIT=disabled)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.append(out.stdout.strip())
+    assert (
+        outputs[0] == outputs[1] == ("[(('int64', 'int64'), 3), (('int64', 'int64', 'int64'), 1)]")
+    )

@@ -304,3 +304,125 @@ def test_threads_compile_each_signature_once():
     assert compiles_during(run) == 2
     assert sorted(results) == [i * 2 for i in range(8)]
     assert len(f.signatures) == 2
+
+
+# -- explicit signatures: one answer whatever the call history ---------------
+
+
+def doubled(a):
+    return a * 2
+
+
+@pytest.mark.parametrize("order", [(1j, 2), (2, 1j), (2, 1j, 2)])
+def test_conversion_does_not_depend_on_what_the_policy_compiled(order):
+    """int converts to the declared float64 before and after the policy
+    compiled complex128 (which would make the conversion ambiguous)."""
+    f = jit(["float64(float64)"], use_jit=Policy(Action.JIT))(doubled)
+    results = {value: f(value) for value in order}
+    assert results[2] == 4.0 and type(results[2]) is float
+    assert results[1j] == 2j
+    assert sorted(str(s[0]) for s in f.signatures) == ["complex128", "float64"]
+
+
+def test_ambiguous_declared_signatures_raise_numbas_error_without_a_policy():
+    f = jit(["float64(float64)", "complex128(complex128)"])(doubled)
+    with pytest.raises(TypeError, match="Ambiguous overloading"):
+        f(2)
+
+
+def test_ambiguous_declared_signatures_ask_the_policy():
+    policy = Policy(Action.INTERPRETER)
+    f = jit(["float64(float64)", "complex128(complex128)"], use_jit=policy)(doubled)
+    assert f(2) == 4 and policy.calls == [(2,)]
+
+
+def test_policy_compiled_overloads_do_not_travel_as_declared_ones():
+    import pickle
+
+    f = jit(["float64(float64)"], use_jit=Policy(Action.JIT))(doubled)
+    f(1j)
+    g = SmartDispatcher._rebuild(**{**f._reduce_states(), "uuid": "another-uuid"})
+    assert [str(s[0]) for s in g.signatures] == ["float64"]
+    assert g(2) == 4.0 and pickle.loads(pickle.dumps(f)) is f
+
+
+def test_object_mode_signature_converts_like_numba():
+    """Numba runs its object-mode fallback when nothing else matches."""
+    via_numba = numba.jit("i4(i4)", forceobj=True)(doubled)
+    ours = jit("i4(i4)", forceobj=True)(doubled)
+    assert ours(1) == via_numba(1) == 2
+    arrays = jit("f8[:](f8[:])", forceobj=True)(doubled)
+    np.testing.assert_array_equal(arrays(np.ones(3)), np.full(3, 2.0))
+    np.testing.assert_array_equal(arrays(np.ones(6)[::2]), np.full(3, 2.0))
+    assert [str(s[0]) for s in arrays.signatures] == ["array(float64, 1d, A)"]
+
+
+def test_object_mode_fallback_is_not_used_under_nopython():
+    f = jit("i4(i4)", nopython=True)(doubled)
+    with pytest.raises(TypeError, match="No matching definition"):
+        f("x")
+
+
+# -- typing matches the C dispatcher ---------------------------------------
+
+
+def test_an_int_too_big_for_int64_is_typed_as_the_c_dispatcher_types_it():
+    """Numba's C dispatcher types every int as int64; 2**70 then fails to
+    convert.  A policy-interpreted call before does not poison later ints."""
+    policy = Policy(Action.INTERPRETER)
+    f = jit(lambda a: a, use_jit=policy)
+    assert f(2**70) == 2**70
+    assert f(1) == 1
+    [record] = f.fallbacks()
+    assert [str(t) for t in record.signature] == ["int64"] and record.calls == 2
+    f.compile("int64(int64)")
+    with pytest.raises(OverflowError):
+        f(2**70)
+
+
+def test_a_failed_compile_of_a_huge_int_does_not_stop_small_ints_compiling():
+    f = jit(lambda a: a + 1, use_jit=Policy(Action.JIT), on_compile_error=Action.INTERPRETER)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert f(2**70) == 2**70 + 1
+    assert f(1) == 2 and [str(s[0]) for s in f.signatures] == ["int64"]
+
+
+# -- compile failures say what failed -------------------------------------------
+
+
+def uses_tolist(a):
+    return a.tolist()
+
+
+def formats(a):
+    return "%d" % a  # noqa: UP031 (Numba cannot compile it: that is the point)
+
+
+@pytest.mark.parametrize(
+    "func, arg, expected",
+    [
+        (
+            uses_tolist,
+            np.ones(3),
+            "compile failed: TypingError: Unknown attribute 'tolist' of type array(float64, 1d, C)",
+        ),
+        (
+            formats,
+            1,
+            "compile failed: TypingError: No implementation of function "
+            "Function(<built-in function mod>) found for signature: >>> mod(",
+        ),
+    ],
+)
+def test_compile_failure_reason_names_what_failed(func, arg, expected):
+    f = jit(func, use_jit=Policy(Action.JIT), on_compile_error=Action.INTERPRETER)
+    with pytest.warns(NumbaInterpreterModeWarning) as caught:
+        warnings.simplefilter("always")
+        f.warn_on_fallback = True
+        f(arg)
+    [record] = f.fallbacks()
+    assert record.reason.startswith(expected)
+    assert "\n" not in record.reason and len(record.reason) <= 200
+    assert str(caught[0].message).endswith(f" not using JIT: {record.reason}")
+    assert expected in smart_jit.report(f)

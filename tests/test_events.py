@@ -107,3 +107,49 @@ def test_event_data_names_the_dispatcher_and_arguments():
     _, start = rec.buffer[0]
     assert start.data["dispatcher"] is f
     assert start.data["args"] == (1, 2)
+
+
+def with_default(a, b=10, *rest):
+    return a + b + len(rest)
+
+
+@pytest.mark.parametrize("action", [Action.JIT, Action.INTERPRETER])
+def test_both_kinds_carry_the_users_values(action):
+    """Omitted defaults arrive as their values and *args expanded, as the
+    policy receives them: never Numba's internal OmittedArg."""
+    f = jit(with_default, use_jit=lambda *a: action)
+    seen = []
+
+    class Args(event.Listener):
+        def on_start(self, e):
+            seen.append(e.data["args"])
+
+        def on_end(self, e):
+            pass
+
+    f(1)  # compile (or not) first: the events below are of the call itself
+    for kind in (JIT_EXECUTION, INTERPRETER_EXECUTION):
+        with event.install_listener(kind, Args()):
+            assert f(1) == 11
+            assert f(1, 2, 3, 4) == 5
+    assert seen == [(1, 10), (1, 2, 3, 4)]
+
+
+def test_a_listener_changes_no_result_and_no_error():
+    f = jit(lambda a: a, use_jit=lambda a: Action.INTERPRETER)
+    f.compile("int64(int64)")
+    outcomes = []
+    for listening in (False, True):
+        with (
+            event.install_listener(JIT_EXECUTION, event.RecordingListener())
+            if listening
+            else (event.install_recorder("numba:compile"))
+        ):
+            for value in (2**70, 1, 2.5):
+                try:
+                    outcomes.append((value, f(value)))
+                except OverflowError:
+                    outcomes.append((value, "OverflowError"))
+    half = len(outcomes) // 2
+    assert outcomes[:half] == outcomes[half:]
+    assert outcomes[:half] == [(2**70, "OverflowError"), (1, 1), (2.5, 2.5)]

@@ -89,5 +89,85 @@ def test_by_type_composes_with_another_policy():
     assert policy(np.zeros(2)) is Action.INTERPRETER
     assert policy("x") is Action.RAISE_EXCEPTION
     assert by_type()(1.0) is Action.RAISE_EXCEPTION
-    with pytest.raises(TypeError, match="tuples of types"):
+    with pytest.raises(TypeError, match="by_type.. jit must be a type or a tuple of types"):
         by_type(jit=("int",))
+
+
+class Opaque:
+    """A class Numba cannot type."""
+
+
+UNTYPABLE = [{"k": 1}, Opaque(), 2**64, {1, 2}]
+
+
+@pytest.mark.parametrize("value", UNTYPABLE, ids=["dict", "instance", "int_2_64", "set"])
+def test_after_calls_takes_every_value_the_dispatcher_takes(value):
+    policy = after_calls(2)
+    f = jit(lambda a: a, use_jit=policy)
+    assert [f(value) for _ in range(2)] == [value, value]
+    assert policy(value) is Action.JIT
+
+
+def test_after_calls_types_an_int_as_the_dispatcher_does():
+    policy = after_calls(1)
+    policy(1)
+    assert policy(2**70) is Action.JIT, "every Python int is one int64 signature"
+
+
+def test_by_type_and_always_take_untypable_values():
+    assert by_type(jit=dict, otherwise=Action.INTERPRETER)({"k": 1}) is Action.JIT
+    assert always(Action.INTERPRETER)(Opaque()) is Action.INTERPRETER
+
+
+def test_by_type_accepts_a_single_type():
+    policy = by_type(jit=int, interpreter=[float])
+    assert policy(1) is Action.JIT and policy(1.5) is Action.INTERPRETER
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: by_type(jit="int"), r"by_type\(\) jit must be a type or a tuple of types"),
+        (lambda: by_type(interpreter=(int, 3)), r"by_type\(\) interpreter must be a type"),
+        (lambda: by_type(arg="x"), r"by_type\(\) arg must be a non-negative int, got 'x'"),
+        (lambda: by_type(arg=-1), r"by_type\(\) arg must be a non-negative int, got -1"),
+        (lambda: by_type(otherwise=5), r"by_type\(\) otherwise must be an Action or a policy"),
+        (lambda: min_size(-3), r"min_size\(\) n must be a non-negative int, got -3"),
+        (lambda: min_size(10, arg=1.0), r"min_size\(\) arg must be a non-negative int, got 1.0"),
+        (lambda: after_calls("5"), r"after_calls\(\) n must be a non-negative int, got '5'"),
+        (lambda: always("JIT"), r"always\(\) takes an Action, got 'JIT'"),
+    ],
+)
+def test_constructor_errors_name_the_policy_and_value(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
+@pytest.mark.parametrize(
+    "policy", [min_size(10, arg=2), by_type(arg=2), by_type(otherwise=min_size(1, arg=5))]
+)
+def test_an_argument_the_function_lacks_is_refused_at_decoration(policy):
+    with pytest.raises(TypeError, match=r"use_jit of .*<lambda>: .* looks at argument"):
+        jit(lambda a, b: a, use_jit=policy)
+
+
+def test_a_policy_that_cannot_apply_names_policy_function_and_value():
+    def kernel(a):
+        return a
+
+    f = jit(kernel, use_jit=min_size(10))
+    with pytest.raises(TypeError) as caught:
+        f(1.5)
+    assert str(caught.value) == (
+        "use_jit of test_a_policy_that_cannot_apply_names_policy_function_and_value.<locals>."
+        "kernel: min_size(10, arg=0) cannot size argument 0, 1.5 (float): "
+        "it has neither .size nor len()"
+    )
+    assert f.fallbacks() == [] and f.signatures == []
+
+
+def test_a_policy_looking_past_a_short_star_call_names_the_function():
+    f = jit(lambda *a: len(a), use_jit=by_type(arg=2, otherwise=Action.INTERPRETER))
+    assert f(1, 2, 3) == 3
+    with pytest.raises(TypeError, match=r"use_jit of .*<lambda>: by_type.* the call has 1"):
+        f(1)

@@ -30,3 +30,21 @@ def test_warning_points_at_the_callers_line():
     with pytest.warns(NumbaInterpreterModeWarning) as caught:
         f(1.5)
     assert caught[0].filename == __file__
+
+
+@pytest.mark.parametrize("action", [Action.INTERPRETER, Action.BACKGROUND_JIT])
+def test_a_warning_turned_into_an_error_refuses_the_call(action):
+    """The call does not run: nothing is counted, queued or compiled."""
+    ran = []
+
+    def kernel(a):
+        ran.append(a)
+        return a
+
+    f = jit(kernel, use_jit=lambda a: action, warn_on_fallback=True, forceobj=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NumbaInterpreterModeWarning)
+        with pytest.raises(NumbaInterpreterModeWarning):
+            f(1)
+    assert ran == [] and f.fallbacks() == []
+    assert f.wait_compiled(5) and f.signatures == []

@@ -1,7 +1,9 @@
 """numba-smartjit: ``numba.jit`` with a per-call policy for calls no compiled
 overload matches: compile them, run them in the interpreter, or refuse them."""
 
-from .action import Action
+import importlib
+
+from .action import Action, PolicyArgumentError
 from .decorators import jit, njit, smart_jit
 from .dispatcher import Fallback, SmartDispatcher
 from .events import INTERPRETER_EXECUTION, JIT_EXECUTION
@@ -14,6 +16,7 @@ __all__ = [
     "Action",
     "Fallback",
     "NumbaInterpreterModeWarning",
+    "PolicyArgumentError",
     "SmartDispatcher",
     "jit",
     "njit",
@@ -27,8 +30,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> object:
     # policies are imported on first use: `import smart_jit`
     # should cost little more than `import numba`.
+    # (``from . import policies`` here would ask this function again, forever.)
     if name == "policies":
-        from . import policies
-
-        return policies
+        return importlib.import_module(f"{__name__}.policies")
     raise AttributeError(f"module 'smart_jit' has no attribute {name!r}")

@@ -17,3 +17,11 @@ class Action(enum.Enum):
     #: Run this call in the interpreter and compile these types in the
     #: background; compiled code takes over once it is ready.
     BACKGROUND_JIT = "background_jit"
+
+
+class PolicyArgumentError(TypeError):
+    """A ready-made policy was given a value it cannot decide on.
+
+    The policy names itself and the value; the dispatcher adds the function
+    before the error reaches the caller.
+    """

@@ -4,15 +4,13 @@ Started by the first queued compile, never by import or decoration.  Compiles
 take Numba's global compiler lock as usual, so a foreground compile waits for a
 background one exactly as it would wait for another thread in plain Numba.
 
-Around ``os.fork`` the compiler lock is held by the forking thread, so a child
-never inherits it locked by a thread it does not have; the child starts with an
-empty queue and no worker, and forgets the compiles its parent had queued.
+A forked child (see ``forksafe``) starts with an empty queue and no worker,
+and forgets the compiles its parent had queued: they will never run there.
 """
 
 from __future__ import annotations
 
 import _thread
-import os
 import queue
 import threading
 import time
@@ -20,13 +18,13 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from numba.core.compiler_lock import global_compiler_lock
+from . import forksafe
 
 _jobs: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...], threading.Event]]
 _jobs = queue.SimpleQueue()
 _worker_started = False
 WORKER_NAME = "smart_jit-background-compiler"
-_start_lock = threading.Lock()
+_start_lock = forksafe.lock()
 _owners: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
@@ -72,18 +70,12 @@ def wait(pending: list[threading.Event], timeout: float | None) -> bool:
     return True
 
 
-def _after_fork_in_child() -> None:
-    global _jobs, _worker_started, _start_lock
+def _forget_in_child() -> None:
+    global _jobs, _worker_started
     _jobs = queue.SimpleQueue()
     _worker_started = False
-    _start_lock = threading.Lock()
     for owner in list(_owners):
         owner._forget_background()
-    global_compiler_lock.release()
 
 
-os.register_at_fork(
-    before=global_compiler_lock.acquire,
-    after_in_parent=global_compiler_lock.release,
-    after_in_child=_after_fork_in_child,
-)
+forksafe.in_child(_forget_in_child)

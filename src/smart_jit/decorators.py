@@ -9,12 +9,12 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeAlias, TypeVar, overload
 
-from numba.core import compiler, config, extending, sigutils, typeinfer, types
+from numba.core import compiler, config, extending, sigutils, typeinfer
 from numba.core.errors import NumbaDeprecationWarning
-from numba.core.typing.typeof import Purpose, typeof
 
 from . import events
 from .action import Action
+from .argtypes import typeof_arg
 from .dispatcher import REASON_DISABLED, Fallback, SmartDispatcher, count_of
 
 if TYPE_CHECKING:  # for type checkers only: creating Protocols costs import time
@@ -147,8 +147,12 @@ def _numba_options(boundscheck: bool | None, options: dict[str, Any]) -> dict[st
 def _check(func: Any, targetoptions: dict[str, Any], policy: dict[str, Any]) -> None:
     """Refuse bad decorator input now, naming the function, not at its first call."""
     if extending.is_jitted(func):
+        # Numba's own words first: code (and Numba's tests) match on them.
         raise TypeError(
-            f"jit was applied to {func!r}, which is already jitted; decorate its .py_func instead"
+            "A jit decorator was called on an already jitted function "
+            f"{func}.  If trying to access the original python function, "
+            "use the .py_func attribute.  "
+            f"(smart_jit: decorate {func.py_func.__qualname__}.py_func instead)"
         )
     if not inspect.isfunction(func):
         raise TypeError(f"jit can only decorate a Python function, not {func!r}")
@@ -157,7 +161,7 @@ def _check(func: Any, targetoptions: dict[str, Any], policy: dict[str, Any]) -> 
     if use_jit is not None:
         if not callable(use_jit):
             raise TypeError(f"use_jit of {name} must be callable, got {use_jit!r}")
-        _check_arity(name, func, use_jit)
+        _check_parameters(name, func, use_jit)
     for option in ("warn_on_fallback", "background"):
         if type(policy[option]) is not bool:
             raise TypeError(f"{option} of {name} must be a bool, got {policy[option]!r}")
@@ -173,38 +177,66 @@ def _check(func: Any, targetoptions: dict[str, Any], policy: dict[str, Any]) -> 
         raise TypeError(f"jit of {name}: {exc.args[0]}") from None
 
 
-def _check_arity(name: str, func: Callable[..., Any], use_jit: Callable[..., Any]) -> None:
-    """``use_jit`` is called with one value per parameter of *func*."""
+def _check_parameters(name: str, func: Callable[..., Any], use_jit: Callable[..., Any]) -> None:
+    """``use_jit`` is called with one value per parameter of *func*, and with
+    any number more when *func* takes ``*args``; a ready-made policy also
+    checks that the argument it looks at exists."""
+    params = inspect.signature(func).parameters.values()
+    keyword_only = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD)]
+    if keyword_only:
+        raise TypeError(
+            f"jit of {name}: keyword-only parameters and **kwargs are not supported "
+            f"(as in Numba): {', '.join(keyword_only)}"
+        )
+    count = sum(p.kind is not p.VAR_POSITIONAL for p in params)
+    star = len(params) > count
+    check_policy = getattr(use_jit, "check_parameters", None)
+    problem = check_policy(count, star) if callable(check_policy) else None
+    if problem is not None:
+        raise TypeError(f"use_jit of {name}: {problem}")
     try:
-        policy_sig = inspect.signature(use_jit)
+        policy_params = inspect.signature(use_jit).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature
         return
-    params = inspect.signature(func).parameters.values()
-    count = sum(p.kind is not p.VAR_POSITIONAL for p in params)
     try:
-        policy_sig.bind(*range(count))
+        inspect.Signature(list(policy_params)).bind(*range(count))
     except TypeError as exc:
         raise TypeError(
             f"use_jit {use_jit!r} of {name} cannot take the {count} "
             f"argument(s) it will be called with: {exc}"
         ) from None
-
-
-def _typeof(value: Any) -> Any:
-    try:
-        return typeof(value, Purpose.argument) or types.pyobject
-    except ValueError:
-        return types.pyobject
+    if star and not any(p.kind is p.VAR_POSITIONAL for p in policy_params):
+        raise TypeError(
+            f"use_jit {use_jit!r} of {name} must take *args: {name} has a *args "
+            "parameter, whose values the policy receives as separate arguments"
+        )
 
 
 def _python_only(func: Callable[..., Any]) -> Callable[..., Any]:
     """Under ``NUMBA_DISABLE_JIT`` Numba returns the plain function; so do we,
-    wrapped only to announce and count the calls as interpreted."""
+    wrapped only to announce and count the calls as interpreted.
+
+    Calls are keyed as in JIT mode: by the types of the values the policy
+    would get (defaults filled in, ``*args`` expanded), so ``f(1)`` and
+    ``f(1, 10)`` of ``def f(a, b=10)`` are one signature."""
     counters: dict[tuple[Any, ...], itertools.count[int]] = {}
+    pysig = inspect.signature(func)
+    star = next((p.name for p in pysig.parameters.values() if p.kind is p.VAR_POSITIONAL), None)
+
+    def signature_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        try:
+            bound = pysig.bind(*args, **kwargs)
+        except TypeError:  # the call itself will say what is wrong
+            return tuple(map(typeof_arg, (*args, *kwargs.values())))
+        bound.apply_defaults()
+        values = list(bound.arguments.values())
+        if star is not None:
+            values[-1:] = bound.arguments[star]
+        return tuple(map(typeof_arg, values))
 
     @functools.wraps(func)
     def interpreted(*args: Any, **kwargs: Any) -> Any:
-        signature = tuple(map(_typeof, (*args, *kwargs.values())))
+        signature = signature_of(args, kwargs)
         next(counters.get(signature) or counters.setdefault(signature, itertools.count()))
         if events.listening(events.INTERPRETER_EXECUTION):
             data = {"dispatcher": interpreted, "args": args}

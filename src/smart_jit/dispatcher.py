@@ -4,8 +4,9 @@ Numba's C dispatcher runs every call whose argument types match a compiled
 overload; only a miss reaches Python, through ``_compile_for_args``.  That
 method is the one seam overridden here, so a matched call costs what a plain
 ``numba.njit`` call costs.  On a miss the dispatcher looks for an overload
-Numba would have used anyway (exact, by conversion for explicit signatures, or
-on disk with ``cache=True``); only if there is none does it ask ``use_jit``.
+Numba would have used anyway (exact, by conversion to an explicit signature,
+the object-mode fallback, or on disk with ``cache=True``); only if there is
+none does it ask ``use_jit``.
 
 ``_compile_for_args`` returns the callable the C side then calls with the same
 folded arguments: a compiled entry point, the Python function, or, when the
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import threading
 import time
 import warnings
@@ -33,8 +35,9 @@ from numba.core.errors import NumbaWarning
 from numba.core.registry import CPUDispatcher
 from numba.core.types import Omitted  # type: ignore[attr-defined]
 
-from . import background, events
-from .action import Action
+from . import background, events, forksafe
+from .action import Action, PolicyArgumentError
+from .argtypes import typeof_arg
 from .warnings import NumbaInterpreterModeWarning
 
 _UNSEEN = object()
@@ -43,12 +46,14 @@ _RAISE_EXCEPTION, _BACKGROUND_JIT = Action.RAISE_EXCEPTION, Action.BACKGROUND_JI
 _listeners = events._registered
 _live: weakref.WeakSet[SmartDispatcher] = weakref.WeakSet()
 # Guards the C overload table against the event-mode switch (see events.py).
-_table_lock = threading.RLock()
+# Taken inside Numba's compiler lock, never around it.
+_table_lock = forksafe.lock()
 _event_mode = False
 
 REASON_POLICY = "use_jit returned Action.INTERPRETER"
 REASON_BACKGROUND = "compiling in the background"
 REASON_DISABLED = "NUMBA_DISABLE_JIT is set"
+COMPILE_FAILED = "compile failed: "  # how every failure reason starts
 
 
 class Fallback(NamedTuple):
@@ -71,6 +76,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     # call time").  The C field of the same name stays set, so that every miss
     # reaches ``_compile_for_args`` even with explicit signatures.
     _numba_can_compile = True
+    # The signatures given ahead of time, once compilation is disabled.
+    _declared: frozenset[tuple[types.Type, ...]] | None = None
 
     def __init__(
         self,
@@ -110,6 +117,11 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     @_can_compile.setter
     def _can_compile(self, value: bool) -> None:
         self._numba_can_compile = bool(value)
+        if not value and self._declared is None:
+            # Compilation is disabled once the explicit signatures are in
+            # (decoration, unpickling); overloads the policy adds later are
+            # matched exactly, never converted to (see _find_conversion).
+            self._declared = frozenset(self.overloads)
 
     @contextmanager
     def _compiling_on_request(self) -> Iterator[None]:
@@ -166,6 +178,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     def _reduce_states(self) -> dict[str, Any]:
         states: dict[str, Any] = super()._reduce_states()
+        if self._declared is not None:
+            states["sigs"] = [c.signature for k, c in self.overloads.items() if k in self._declared]
         states.update(
             use_jit=self.use_jit,
             warn_on_fallback=self.warn_on_fallback,
@@ -233,7 +247,14 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             time.sleep(0)
             return self._interpret(seen, call_args, REASON_BACKGROUND)
         use_jit = self.use_jit
-        action = self._default_action() if use_jit is None else use_jit(*call_args)
+        if use_jit is None:
+            action = self._default_action()
+        else:
+            try:
+                action = use_jit(*call_args)
+            except PolicyArgumentError as exc:  # a ready-made policy: name the function
+                name = self.py_func.__qualname__
+                raise PolicyArgumentError(f"use_jit of {name}: {exc}") from None
         if action is _INTERPRETER:
             return self._interpret(seen, call_args, REASON_POLICY)
         if action is _JIT and not self.background:
@@ -248,9 +269,9 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         )
 
     def _argtypes(self, args: tuple[Any, ...]) -> tuple[types.Type, ...]:
-        return tuple(
-            Omitted(a.value) if isinstance(a, OmittedArg) else self.typeof_pyval(a) for a in args
-        )
+        """Types of the folded arguments, as the C dispatcher types them: the
+        memo is keyed by its fingerprint, so both must agree (an int is intp)."""
+        return tuple(Omitted(a.value) if isinstance(a, OmittedArg) else typeof_arg(a) for a in args)
 
     def _disk_stamp(self) -> Any:
         """Identifies the cache index's content: Numba only ever replaces it whole."""
@@ -281,13 +302,33 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         return seen
 
     def _find_conversion(self, argtypes: tuple[Any, ...]) -> Any:
-        """With explicit signatures, Numba converts (int -> float and the like)."""
-        sig = self.typingctx.resolve_overload(
-            self.py_func, self.nopython_signatures, argtypes, {}, allow_ambiguous=False
-        )
-        if sig is None:
+        """With explicit signatures, Numba converts (int -> float and the like)
+        to one of them, or runs its object-mode fallback.
+
+        Only the signatures given ahead of time are converted to, so the answer
+        never depends on which overloads the policy (or another process, through
+        the disk cache) compiled since.  Where they make a conversion ambiguous,
+        Numba raises; with a ``use_jit`` the call is a miss and the policy decides.
+        """
+        declared = [c for k, c in self.overloads.items() if k in (self._declared or ())]
+        try:
+            sig = self.typingctx.resolve_overload(
+                self.py_func, [c.signature for c in declared], argtypes, {}, allow_ambiguous=False
+            )
+        except TypeError:  # "Ambiguous overloading for ..."
+            if self.use_jit is None:
+                raise
             return None
-        cres = self.overloads[tuple(sig.args)]
+        if sig is not None:
+            cres = self.overloads[tuple(sig.args)]
+        elif self._can_fallback():
+            # Numba's C dispatcher runs the first object-mode overload when no
+            # signature matches and none may be compiled ("fallbackdef").
+            cres = next((c for c in declared if c.objectmode), None)
+            if cres is None:
+                return None
+        else:
+            return None
         with global_compiler_lock, _table_lock:
             if argtypes not in self._conversions and argtypes not in self.overloads:
                 self._conversions[argtypes] = cres
@@ -308,6 +349,9 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
                 self.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
             self.add_overload(cres)
             return cres
+
+    def _can_fallback(self) -> bool:
+        return not self.targetoptions.get("nopython", False)
 
     def _default_action(self) -> Action:
         """Without ``use_jit``, what ``numba.jit`` does on a miss."""
@@ -331,20 +375,29 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         except Exception as exc:
             if self.on_compile_error is not Action.INTERPRETER:
                 raise
-            seen.failure = _describe_failure(exc)
-            return self._interpret(seen, call_args, seen.failure, stacklevel=4)
+            failure = _describe_failure(exc)
+            if self._numba_argtypes(args) == seen.folded_types:
+                seen.failure = failure  # else it failed for this value only (an int too big)
+            return self._interpret(seen, call_args, failure, stacklevel=4)
         return self._run_compiled(entry, args)
+
+    def _numba_argtypes(self, args: tuple[Any, ...]) -> tuple[types.Type, ...]:
+        """The types Numba's own ``_compile_for_args`` compiles these arguments for."""
+        return tuple(
+            Omitted(a.value) if isinstance(a, OmittedArg) else self.typeof_pyval(a) for a in args
+        )
 
     def _jit_in_background(
         self, seen: _Seen, args: tuple[Any, ...], call_args: tuple[Any, ...]
     ) -> Any:
         if seen.failure is not None:
             return self._interpret(seen, call_args, seen.failure, stacklevel=4)
+        self._announce(seen, call_args, stacklevel=4)  # a refused call queues nothing
         with _table_lock:
             done = None if seen.pending is not None else threading.Event()
             seen.pending = seen.pending or done
         try:  # run first, queue after: the compile must not slow this call down
-            return self._interpret(seen, call_args, REASON_BACKGROUND, stacklevel=4, now=True)
+            return self._run_interpreted(seen, call_args, REASON_BACKGROUND, now=True)
         finally:
             if done is not None:
                 argtypes = seen.folded_types
@@ -378,31 +431,52 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         pending = [s.pending for s in list(self._seen.values()) if s.pending is not None]
         return background.wait(pending, timeout)
 
+    def recompile(self) -> None:
+        """Numba's ``recompile``, once this function's queued background
+        compiles are done: they would otherwise add their overloads after it,
+        where ``wait_compiled()`` no longer sees them."""
+        self.wait_compiled()
+        super().recompile()
+
     def _run_compiled(self, entry: Any, args: tuple[Any, ...]) -> Any:
         if _listeners.get(events.JIT_EXECUTION):
-            data = {"dispatcher": self, "args": args}
+            call_args = args if self._plain_args else self._unfold(args)
+            data = {"dispatcher": self, "args": call_args}
             return _returning(events.run_with_event(events.JIT_EXECUTION, data, entry, args))
         return entry
 
     def _interpret(
-        self,
-        seen: _Seen,
-        call_args: tuple[Any, ...],
-        reason: str,
-        stacklevel: int = 3,
-        now: bool = False,
+        self, seen: _Seen, call_args: tuple[Any, ...], reason: str, stacklevel: int = 3
     ) -> Any:
-        """Run the Python function for this call (*now*, or by the C caller)."""
-        counter = seen.counts.get(reason)
-        if counter is None:
-            counter = self._start_counting(seen, call_args, reason)
-        next(counter)
+        """Announce, count and run the Python function for this call."""
+        self._announce(seen, call_args, stacklevel + 1, reason)
+        return self._run_interpreted(seen, call_args, reason)
+
+    def _announce(
+        self, seen: _Seen, call_args: tuple[Any, ...], stacklevel: int, reason: str = ""
+    ) -> None:
+        """Warn under ``warn_on_fallback`` (*stacklevel* counted from here),
+        saying why when a compile failed.  A filter that turns the warning into
+        an error refuses the call: it raises here, before anything is counted,
+        queued or run."""
         if self.warn_on_fallback:
+            why = f": {reason}" if reason.startswith(COMPILE_FAILED) else ""
             warnings.warn(
-                f"{self.py_func.__name__}{_describe(seen.argtypes)} not using JIT",
+                f"{self.py_func.__name__}{_describe(self._reported_types(seen, call_args))}"
+                f" not using JIT{why}",
                 NumbaInterpreterModeWarning,
                 stacklevel=stacklevel,
             )
+
+    def _run_interpreted(
+        self, seen: _Seen, call_args: tuple[Any, ...], reason: str, now: bool = False
+    ) -> Any:
+        """Count the call and run the Python function (*now*, or by the C caller)."""
+        counter = seen.counts.get(reason)
+        if counter is None:
+            self._reported_types(seen, call_args)
+            counter = seen.counts.setdefault(reason, itertools.count())
+        next(counter)
         if _listeners.get(events.INTERPRETER_EXECUTION):
             data = {"dispatcher": self, "args": call_args}
             return _returning(
@@ -414,21 +488,25 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     # -- why calls were interpreted ------------------------------------------
 
-    def _start_counting(
-        self, seen: _Seen, call_args: tuple[Any, ...], reason: str
-    ) -> itertools.count[int]:
+    def _reported_types(self, seen: _Seen, call_args: tuple[Any, ...]) -> tuple[types.Type, ...]:
+        """The call's types as the policy sees its arguments: defaults filled in,
+        ``*args`` expanded."""
         if seen.argtypes is None:
             unfolded = not self._plain_args
-            seen.argtypes = self._argtypes(call_args) if unfolded else seen.folded_types
-        return seen.counts.setdefault(reason, itertools.count())
+            seen.argtypes = tuple(map(typeof_arg, call_args)) if unfolded else seen.folded_types
+        return seen.argtypes  # type: ignore[no-any-return]
 
     def fallbacks(self) -> list[Fallback]:
-        """Per argument-type signature and reason, the calls that were interpreted."""
-        return [
-            Fallback(seen.argtypes, reason, count_of(counter))
-            for seen in list(self._seen.values())
-            for reason, counter in list(seen.counts.items())
-        ]
+        """Per argument-type signature and reason, the calls that were interpreted.
+
+        Calls that fold differently (``f(1)`` and ``f(1, 10)`` for a default
+        ``b=10``) but have the same types are one signature."""
+        calls: dict[tuple[Any, str], int] = {}
+        for seen in list(self._seen.values()):
+            for reason, counter in list(seen.counts.items()):
+                key = (seen.argtypes, reason)
+                calls[key] = calls.get(key, 0) + count_of(counter)
+        return [Fallback(argtypes, reason, n) for (argtypes, reason), n in calls.items()]
 
 
 class _Seen:
@@ -451,9 +529,27 @@ def count_of(counter: itertools.count[int]) -> int:
     return int(repr(counter)[len("count(") : -1])
 
 
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+_FAILURE_WIDTH = 200
+
+
 def _describe_failure(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"compile failed: {type(exc).__name__}: {lines[0] if lines else ''}"
+    """``compile failed: <error class>: <what failed>``, on one readable line.
+
+    Numba's message starts with the pipeline stage that failed ("Failed in
+    nopython mode pipeline (step: ...)"), the same for every typing error; the
+    line after it says what failed.  A line ending in a colon is joined with
+    the next one (``found for signature: >>> add(int64, unicode_type)``).
+    """
+    lines = [line.strip() for line in _ANSI_ESCAPE.sub("", str(exc)).splitlines()]
+    lines = [line for line in lines if line]
+    causes = [line for line in lines if not line.startswith("Failed in ")] or lines or [""]
+    cause = causes[0]
+    if cause.endswith(":") and len(causes) > 1:
+        cause = f"{cause} {causes[1]}"
+    if len(cause) > _FAILURE_WIDTH:
+        cause = cause[: _FAILURE_WIDTH - 3] + "..."
+    return f"{COMPILE_FAILED}{type(exc).__name__}: {cause}"
 
 
 def _describe(argtypes: tuple[types.Type, ...]) -> str:

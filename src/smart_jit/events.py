@@ -18,6 +18,8 @@ from typing import Any
 
 from numba.core import event
 
+from . import forksafe
+
 JIT_EXECUTION = "jit_execution"
 INTERPRETER_EXECUTION = "interpreter_execution"
 
@@ -25,6 +27,9 @@ _registered = event._registered
 _start_event = event.start_event
 _end_event = event.end_event
 _jit_listener_watchers: list[Callable[[bool], None]] = []
+# A change to the list and the watchers' response to it are one step: a fork
+# between them would leave a child with listeners but without event mode.
+_watch_lock = forksafe.lock()
 
 
 class _WatchedListeners(list):  # type: ignore[type-arg]
@@ -34,14 +39,16 @@ class _WatchedListeners(list):  # type: ignore[type-arg]
     """
 
     def append(self, listener: Any) -> None:
-        super().append(listener)
-        if len(self) == 1:
-            _notify(True)
+        with _watch_lock:
+            super().append(listener)
+            if len(self) == 1:
+                _notify(True)
 
     def remove(self, listener: Any) -> None:
-        super().remove(listener)
-        if not self:
-            _notify(False)
+        with _watch_lock:
+            super().remove(listener)
+            if not self:
+                _notify(False)
 
 
 def _notify(active: bool) -> None:

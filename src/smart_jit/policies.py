@@ -6,15 +6,41 @@ they are plain objects, so they pickle into worker processes with the function.
 
 from __future__ import annotations
 
-import threading
+import itertools
 from collections.abc import Callable
 from typing import Any
 
-from numba.core.typing.typeof import Purpose, typeof
-
-from .action import Action
+from .action import Action, PolicyArgumentError
+from .argtypes import typeof_arg
 
 __all__ = ["after_calls", "always", "by_type", "min_size"]
+
+
+def _check_count(policy: str, name: str, value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise TypeError(f"{policy}() {name} must be a non-negative int, got {value!r}")
+    return value
+
+
+class _ArgumentPolicy:
+    """A policy that looks at one argument, by position."""
+
+    arg: int
+
+    def check_parameters(self, count: int, star: bool) -> str | None:
+        """Why this policy cannot apply to a function of *count* positional
+        parameters (plus ``*args`` if *star*), or None.  Asked at decoration."""
+        if self.arg >= count and not star:
+            return f"{self!r} looks at argument {self.arg}, but the function takes {count}"
+        return None
+
+    def _argument(self, args: tuple[Any, ...]) -> Any:
+        try:
+            return args[self.arg]
+        except IndexError:
+            raise PolicyArgumentError(
+                f"{self!r} looks at argument {self.arg}, but the call has {len(args)}"
+            ) from None
 
 
 class always:
@@ -32,26 +58,29 @@ class always:
         return f"always({self.action})"
 
 
-class min_size:
+class min_size(_ArgumentPolicy):
     """JIT when argument *arg* has at least *n* elements, interpret otherwise.
 
     The size is ``.size`` for arrays and ``len()`` for other sized values; the
-    seed's ``sum_fast`` rule is ``min_size(100_001)``.
+    seed's ``sum_fast`` rule is ``min_size(100_001)``.  A value with neither is
+    a ``TypeError`` naming the policy, the function and the value.
     """
 
     def __init__(self, n: int, arg: int = 0) -> None:
-        if type(n) is not int or n < 0:
-            raise TypeError(f"min_size() takes a non-negative int, got {n!r}")
-        if type(arg) is not int:
-            raise TypeError(f"min_size() arg must be a parameter index, got {arg!r}")
-        self.n = n
-        self.arg = arg
+        self.n = _check_count("min_size", "n", n)
+        self.arg = _check_count("min_size", "arg", arg)
 
     def __call__(self, *args: Any) -> Action:
-        value = args[self.arg]
+        value = self._argument(args)
         size = getattr(value, "size", None)
         if size is None:
-            size = len(value)
+            try:
+                size = len(value)
+            except TypeError:
+                raise PolicyArgumentError(
+                    f"{self!r} cannot size argument {self.arg}, {value!r} "
+                    f"({type(value).__name__}): it has neither .size nor len()"
+                ) from None
         return Action.JIT if size >= self.n else Action.INTERPRETER
 
     def __repr__(self) -> str:
@@ -62,26 +91,21 @@ class after_calls:
     """Tiered compilation: interpret the first *n* calls of each argument-type
     signature, then JIT.
 
-    The count is per policy object: give each function its own.  Counting is
-    thread-safe, so exactly *n* calls per signature are interpreted even when
-    threads race.
+    The count is per policy object: give each function its own.  Exactly *n*
+    calls per signature are interpreted even when threads race (one
+    ``itertools.count`` per signature, whose ``next`` is atomic: no lock, so
+    nothing a forked child could inherit held).  Arguments are typed as the
+    dispatcher types them: a value Numba cannot type is ``pyobject``.
     """
 
     def __init__(self, n: int) -> None:
-        if type(n) is not int or n < 0:
-            raise TypeError(f"after_calls() takes a non-negative int, got {n!r}")
-        self.n = n
-        self._seen: dict[tuple[Any, ...], int] = {}
-        self._lock = threading.Lock()
+        self.n = _check_count("after_calls", "n", n)
+        self._seen: dict[tuple[Any, ...], itertools.count[int]] = {}
 
     def __call__(self, *args: Any) -> Action:
-        signature = tuple(typeof(a, Purpose.argument) for a in args)
-        with self._lock:
-            count = self._seen.get(signature, 0)
-            if count >= self.n:
-                return Action.JIT
-            self._seen[signature] = count + 1
-        return Action.INTERPRETER
+        signature = tuple(map(typeof_arg, args))
+        counter = self._seen.get(signature) or self._seen.setdefault(signature, itertools.count())
+        return Action.INTERPRETER if next(counter) < self.n else Action.JIT
 
     def __getstate__(self) -> dict[str, Any]:
         return {"n": self.n}
@@ -93,39 +117,43 @@ class after_calls:
         return f"after_calls({self.n})"
 
 
-class by_type:
-    """Decide by the Python type of the first argument (``isinstance``).
+class by_type(_ArgumentPolicy):
+    """Decide by the Python type of argument *arg* (``isinstance``).
 
     ``by_type(jit=(int,), raise_exception=(str,), otherwise=Action.INTERPRETER)``
-    is the seed's ``double`` rule.  Types are tried in the order jit,
-    interpreter, raise_exception.  *otherwise* is an Action or another policy,
-    which then decides the remaining calls: ``otherwise=min_size(1000)``.
+    is the seed's ``double`` rule; a single type may stand for a tuple of one
+    (``jit=int``).  Types are tried in the order jit, interpreter,
+    raise_exception.  *otherwise* is an Action or another policy, which then
+    decides the remaining calls: ``otherwise=min_size(1000)``.
     """
 
     def __init__(
         self,
-        jit: tuple[type, ...] = (),
-        interpreter: tuple[type, ...] = (),
-        raise_exception: tuple[type, ...] = (),
+        jit: type | tuple[type, ...] = (),
+        interpreter: type | tuple[type, ...] = (),
+        raise_exception: type | tuple[type, ...] = (),
         otherwise: Action | Callable[..., Action] = Action.RAISE_EXCEPTION,
         arg: int = 0,
     ) -> None:
         if type(otherwise) is not Action and not callable(otherwise):
             raise TypeError(f"by_type() otherwise must be an Action or a policy, got {otherwise!r}")
         self.rules = [
-            (tuple(jit), Action.JIT),
-            (tuple(interpreter), Action.INTERPRETER),
-            (tuple(raise_exception), Action.RAISE_EXCEPTION),
+            (_types("jit", jit), Action.JIT),
+            (_types("interpreter", interpreter), Action.INTERPRETER),
+            (_types("raise_exception", raise_exception), Action.RAISE_EXCEPTION),
         ]
-        for kinds, _ in self.rules:
-            for kind in kinds:
-                if not isinstance(kind, type):
-                    raise TypeError(f"by_type() takes tuples of types, got {kind!r}")
         self.otherwise = otherwise
-        self.arg = arg
+        self.arg = _check_count("by_type", "arg", arg)
+
+    def check_parameters(self, count: int, star: bool) -> str | None:
+        problem = super().check_parameters(count, star)
+        check_otherwise = getattr(self.otherwise, "check_parameters", None)
+        if problem is None and check_otherwise is not None:
+            problem = check_otherwise(count, star)
+        return problem
 
     def __call__(self, *args: Any) -> Action:
-        value = args[self.arg]
+        value = self._argument(args)
         for kinds, action in self.rules:
             if isinstance(value, kinds):
                 return action
@@ -137,5 +165,15 @@ class by_type:
         jit, interpreter, raise_exception = (kinds for kinds, _ in self.rules)
         return (
             f"by_type(jit={jit!r}, interpreter={interpreter!r}, "
-            f"raise_exception={raise_exception!r}, otherwise={self.otherwise})"
+            f"raise_exception={raise_exception!r}, otherwise={self.otherwise}, arg={self.arg})"
         )
+
+
+def _types(name: str, kinds: Any) -> tuple[type, ...]:
+    """A type or a collection of types, as a tuple; anything else is refused."""
+    if isinstance(kinds, type):
+        return (kinds,)
+    if isinstance(kinds, tuple | list | set | frozenset):
+        if all(isinstance(kind, type) for kind in kinds):
+            return tuple(kinds)
+    raise TypeError(f"by_type() {name} must be a type or a tuple of types, got {kinds!r}")
