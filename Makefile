@@ -3,7 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+NOX := $(VENV)/bin/nox
+
+.PHONY: demo test lint bench test-matrix test-corners test-numba clean
 
 demo: $(STAMP)
 	$(PY) examples/sum_fast.py
@@ -12,9 +14,27 @@ test: $(STAMP) lint
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks examples
-	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/ruff check src tests benchmarks examples noxfile.py
+	$(VENV)/bin/ruff format --check src tests benchmarks examples noxfile.py
 	$(VENV)/bin/mypy --strict src
+
+# Every Numba minor 0.59-0.68 on Python 3.11, and the newest Numba on Python
+# 3.10, 3.12 and 3.13, each in its own uv environment; then one table.
+test-matrix: $(STAMP)
+	$(NOX) -s numba python; status=$$?; $(NOX) -s table; exit $$status
+
+# The matrix's corners, which CI runs: oldest and newest Numba, oldest and
+# newest Python; two at a time, one per core.
+test-corners: $(STAMP)
+	mkdir -p .nox
+	$(NOX) -s "numba(0.59)" python-3.10 > .nox/corners-a.log 2>&1 & a=$$!; \
+	$(NOX) -s "numba(0.68)" python-3.13 > .nox/corners-b.log 2>&1; b=$$?; \
+	wait $$a; a=$$?; cat .nox/corners-a.log .nox/corners-b.log; \
+	$(NOX) -s table; [ $$a -eq 0 ] && [ $$b -eq 0 ]
+
+# Numba's own tests, plain and with smart_jit in place of numba.jit/njit.
+test-numba: $(STAMP)
+	$(PY) tests/numba_suite/run.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/dispatch.py
@@ -24,8 +44,8 @@ bench: $(STAMP)
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m pip install --quiet -e '.[test,lint,bench,matrix]'
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache .hypothesis dist

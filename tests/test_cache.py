@@ -92,8 +92,15 @@ FAULTY = textwrap.dedent(
 )
 
 
+def write_once(path, text):
+    """Numba before 0.68 stamps a source file by (mtime, size): rewriting it,
+    even with the same text, would throw its cache index away."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
 def run_module(tmp_path, cache_dir, code):
-    (tmp_path / "faulty.py").write_text(FAULTY)
+    write_once(tmp_path / "faulty.py", FAULTY)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=str(tmp_path))
     return subprocess.run(
         [sys.executable, "-c", "from faulty import *\n" + textwrap.dedent(code)],
@@ -163,7 +170,7 @@ def test_cache_directory_deleted_while_running(tmp_path):
 
 def test_two_processes_compiling_at_once(tmp_path):
     cache = tmp_path / "cache"
-    (tmp_path / "faulty.py").write_text(FAULTY)
+    write_once(tmp_path / "faulty.py", FAULTY)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(tmp_path))
     code = "from faulty import incr\nprint(incr(41), incr(0.5))"
     procs = [
@@ -195,3 +202,22 @@ def test_a_remembered_miss_does_not_read_the_disk_again(example):
         print(len(reads))
     """
     assert example(code).splitlines()[-1] == "1"
+
+
+def test_redeploying_the_same_source_keeps_the_cache_from_numba_0_68(tmp_path):
+    """Numba 0.68 stamps the source by its content hash; before, by (mtime,
+    size), so an identical file written again loses its cache (README)."""
+    import numba
+
+    cache = tmp_path / "cache"
+    code = "print(incr(1), incr.stats.cache_hits)"
+    assert run_module(tmp_path, cache, code).stdout.split() == ["2", "Counter()"]
+    source = tmp_path / "faulty.py"
+    source.write_text(FAULTY)
+    later = source.stat().st_mtime + 10
+    os.utime(source, (later, later))
+    out = run_module(tmp_path, cache, code)
+    assert out.returncode == 0, out.stderr
+    numba_minor = tuple(int(part) for part in numba.__version__.split(".")[:2])
+    kept = "Counter({(int64,): 1})"
+    assert out.stdout.strip() == (f"2 {kept}" if numba_minor >= (0, 68) else "2 Counter()")

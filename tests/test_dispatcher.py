@@ -426,3 +426,66 @@ def test_compile_failure_reason_names_what_failed(func, arg, expected):
     assert "\n" not in record.reason and len(record.reason) <= 200
     assert str(caught[0].message).endswith(f" not using JIT: {record.reason}")
     assert expected in smart_jit.report(f)
+
+
+# -- object mode, as Numba's own tests exercise it ------------------------------
+
+
+def lifted_loop(n):
+    acc = 0
+    for i in range(n):
+        acc += i
+    _unused = object()  # object mode outside the loop: the loop is lifted
+    return acc
+
+
+def object_mode_generator(n):
+    for i in range(n):
+        yield {"i": i}["i"]
+
+
+@pytest.mark.parametrize("signature", [None, "int64(int64)", "int32(int32)"])
+def test_loop_lifting_matches_numba(signature):
+    options = {"forceobj": True}
+    ours = jit(signature, **options)(lifted_loop) if signature else jit(**options)(lifted_loop)
+    want = (
+        numba.jit(signature, **options)(lifted_loop)
+        if signature
+        else numba.jit(**options)(lifted_loop)
+    )
+    assert ours(10) == want(10) == 45
+    assert len(ours.overloads[ours.signatures[0]].lifted) == len(
+        want.overloads[want.signatures[0]].lifted
+    )
+
+
+def test_generator_in_object_mode_with_a_signature_converts_like_numba():
+    ours = jit("int32(int32)", forceobj=True)(object_mode_generator)
+    want = numba.jit("int32(int32)", forceobj=True)(object_mode_generator)
+    assert list(ours(4)) == list(want(4)) == [0, 1, 2, 3]
+    assert list(ours(np.int16(3))) == list(want(np.int16(3)))
+
+
+def test_empty_tuple_is_typed_as_numba_types_it():
+    """Numba's type of () is Tuple(()), which is falsy: it must not become pyobject."""
+    f = jit(lambda t: len(t), use_jit=Policy(Action.INTERPRETER))
+    assert f(()) == 0
+    assert [str(t) for t in f.fallbacks()[0].signature] == ["Tuple()"]
+
+
+@pytest.mark.parametrize(
+    "declared, value",
+    [
+        (numba.types.Tuple(())(numba.types.UniTuple(numba.types.int32, 0)), ()),
+        (
+            numba.types.UniTuple(numba.types.float32, 2)(
+                numba.types.UniTuple(numba.types.int32, 2)
+            ),
+            (4, 5),
+        ),
+    ],
+)
+def test_tuple_conversions_to_a_declared_signature_match_numba(declared, value):
+    ours = jit(declared, nopython=True)(lambda a: a)
+    want = numba.jit(declared, nopython=True)(lambda a: a)
+    assert ours(value) == want(value) == value

@@ -24,13 +24,16 @@ __all__ = [
     "report",
     "smart_jit",
 ]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # policies are imported on first use: `import smart_jit`
+    # policies and the version are looked up on first use: `import smart_jit`
     # should cost little more than `import numba`.
     # (``from . import policies`` here would ask this function again, forever.)
     if name == "policies":
         return importlib.import_module(f"{__name__}.policies")
+    if name == "__version__":  # one place for it: pyproject.toml, via the metadata
+        from importlib.metadata import version
+
+        return version("numba-smartjit")
     raise AttributeError(f"module 'smart_jit' has no attribute {name!r}")

@@ -25,6 +25,7 @@ def typeof_arg(value: Any) -> Any:
     if type(value) is int:
         return _intp
     try:
-        return typeof(value, Purpose.argument) or _pyobject
+        numba_type = typeof(value, Purpose.argument)
     except (NumbaValueError, ValueError):
         return _pyobject
+    return _pyobject if numba_type is None else numba_type  # Tuple(()) is falsy

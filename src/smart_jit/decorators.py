@@ -150,12 +150,15 @@ def _check(func: Any, targetoptions: dict[str, Any], policy: dict[str, Any]) -> 
         # Numba's own words first: code (and Numba's tests) match on them.
         raise TypeError(
             "A jit decorator was called on an already jitted function "
-            f"{func}.  If trying to access the original python function, "
-            "use the .py_func attribute.  "
-            f"(smart_jit: decorate {func.py_func.__qualname__}.py_func instead)"
+            f"{func}.  If trying to access the original python "
+            f"function, use the {func}.py_func attribute.  "
+            f"(smart_jit: decorate {func.py_func.__qualname__}.py_func instead.)"
         )
     if not inspect.isfunction(func):
-        raise TypeError(f"jit can only decorate a Python function, not {func!r}")
+        raise TypeError(
+            f"The decorated object is not a function (got type {type(func)}).  "
+            f"(smart_jit: jit can only decorate a Python function, not {func!r}.)"
+        )
     name = func.__qualname__
     use_jit = policy["use_jit"]
     if use_jit is not None:

@@ -41,6 +41,7 @@ from .argtypes import typeof_arg
 from .warnings import NumbaInterpreterModeWarning
 
 _UNSEEN = object()
+_AMBIGUOUS = object()
 _JIT, _INTERPRETER = Action.JIT, Action.INTERPRETER
 _RAISE_EXCEPTION, _BACKGROUND_JIT = Action.RAISE_EXCEPTION, Action.BACKGROUND_JIT
 _listeners = events._registered
@@ -302,8 +303,11 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         return seen
 
     def _find_conversion(self, argtypes: tuple[Any, ...]) -> Any:
-        """With explicit signatures, Numba converts (int -> float and the like)
-        to one of them, or runs its object-mode fallback.
+        """With explicit signatures, what Numba's C dispatcher runs: the one
+        signature its type manager converts these types to (unsafe
+        conversions allowed, conversions Numba has not registered yet
+        installed first, as its ``_search_new_conversions`` does), else the
+        object-mode fallback.
 
         Only the signatures given ahead of time are converted to, so the answer
         never depends on which overloads the policy (or another process, through
@@ -311,16 +315,18 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         Numba raises; with a ``use_jit`` the call is a miss and the policy decides.
         """
         declared = [c for k, c in self.overloads.items() if k in (self._declared or ())]
-        try:
-            sig = self.typingctx.resolve_overload(
-                self.py_func, [c.signature for c in declared], argtypes, {}, allow_ambiguous=False
-            )
-        except TypeError:  # "Ambiguous overloading for ..."
+        found = self._select(argtypes, declared)
+        if found is None:
+            for cres in declared:
+                if not cres.objectmode:
+                    self.typingctx.install_possible_conversions(argtypes, cres.signature.args)
+            found = self._select(argtypes, declared)
+        if found is _AMBIGUOUS:
             if self.use_jit is None:
-                raise
+                self._raise_ambiguous(argtypes, declared)
             return None
-        if sig is not None:
-            cres = self.overloads[tuple(sig.args)]
+        if found is not None:
+            cres = declared[found]
         elif self._can_fallback():
             # Numba's C dispatcher runs the first object-mode overload when no
             # signature matches and none may be compiled ("fallbackdef").
@@ -349,6 +355,23 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
                 self.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
             self.add_overload(cres)
             return cres
+
+    def _select(self, argtypes: tuple[Any, ...], declared: list[Any]) -> Any:
+        """The index of the overload Numba's type manager picks, None, or _AMBIGUOUS."""
+        try:
+            return self._tm.select_overload(
+                argtypes, [c.signature.args for c in declared], True, False
+            )
+        except TypeError as exc:  # "No compatible overload" or "Ambiguous overloading"
+            return _AMBIGUOUS if "mbiguous" in str(exc) else None
+
+    def _raise_ambiguous(self, argtypes: tuple[Any, ...], declared: list[Any]) -> None:
+        """Numba's ``_explain_ambiguous``, for types rather than values."""
+        signatures = [c.signature for c in declared if not c.objectmode]
+        self.typingctx.resolve_overload(
+            self.py_func, signatures, argtypes, {}, allow_ambiguous=False
+        )  # raises "Ambiguous overloading for ..."
+        raise TypeError(f"Ambiguous overloading for {self.py_func} {argtypes}")
 
     def _can_fallback(self) -> bool:
         return not self.targetoptions.get("nopython", False)
