@@ -20,6 +20,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="smartjit-bench
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba.core import event  # noqa: E402
+from numba.core.typing.typeof import Purpose, typeof  # noqa: E402
+from numba.typed import List  # noqa: E402
 
 from smart_jit import Action, jit  # noqa: E402
 
@@ -66,6 +68,139 @@ def uncompilable(a):
 @jit(use_jit=interpret_always, cache=True)
 def add_cached(a, b):
     return a + b
+
+
+class Opaque:
+    """A class Numba cannot type."""
+
+
+def ident(a):
+    return a
+
+
+def make_closure(offset):
+    @jit(use_jit=interpret_always, cache=True)
+    def shifted(a):
+        return a + offset
+
+    return shifted
+
+
+def interpreted_extra(value, number, fresh=None):
+    """Seconds an interpreted call of ``ident(value)`` costs over the policy
+    plus the Python function; *fresh* builds a new value per call instead."""
+    f = jit(ident, use_jit=interpret_always)
+    f(value)
+    if fresh is None:
+        base, ours = paired(
+            lambda: (interpret_always(value), ident(value)), lambda: f(value), number
+        )
+    else:
+
+        def plain():
+            v = fresh()
+            return interpret_always(v), ident(v)
+
+        base, ours = paired(plain, lambda: f(fresh()), number)
+    return base, ours
+
+
+def numba_typing_cost(value, number):
+    """Numba's own cost of typing *value* as an argument (what the C
+    dispatcher pays on every call for a value it cannot fingerprint)."""
+    cost, _ = paired(lambda: typeof(value, Purpose.argument), lambda: None, number)
+    return cost
+
+
+def argument_rows():
+    """Interpreted calls with the values this library exists for."""
+    rows = []
+    by_class = {
+        "str": "hello",
+        "bytes": b"hello",
+        "class instance": Opaque(),
+        "dict": {"k": 1},
+    }
+    for name, value in by_class.items():
+        base, ours = interpreted_extra(value, 50_000)
+        extra = (ours - base) * 1e6
+        rows.append(
+            (
+                f"interpreted, {name}",
+                f"{ours * 1e6:.2f} us",
+                f"py+policy {base * 1e6:.2f} us",
+                f"+{extra:.2f} us",
+                "<= +1 us",
+                extra <= 1.0,
+            )
+        )
+    source = ["a", 1]
+    by_value = {
+        "set {1, 2}": ({1, 2}, None),
+        "tuple ('a', 1), same object": (("a", 1), None),
+        "tuple ('a', 1), new each call": (("a", 1), lambda: tuple(source)),
+        "unicode array": (np.array(["ab", "c"]), None),
+        "record": (np.zeros(1, dtype=[("x", "f8"), ("y", "i4")])[0], None),
+        "typed List": (List([1, 2]), None),
+    }
+    for name, (value, fresh) in by_value.items():
+        base, ours = interpreted_extra(value, 20_000, fresh)
+        numba_cost = numba_typing_cost(value, 20_000)
+        extra = (ours - base) * 1e6
+        limit = numba_cost * 1e6 + 1.0
+        rows.append(
+            (
+                f"interpreted, {name}",
+                f"{ours * 1e6:.2f} us",
+                f"py+policy {base * 1e6:.2f} us; Numba types it in {numba_cost * 1e6:.2f} us",
+                f"+{extra:.2f} us",
+                f"<= +{limit:.2f} us (Numba's + 1)",
+                extra <= limit,
+            )
+        )
+    closure = make_closure(2)
+    closure(3)
+    base, ours = paired(lambda: (interpret_always(3), ident(3) + 2), lambda: closure(3), 20_000)
+    extra = (ours - base) * 1e6
+    rows.append(
+        (
+            "interpreted closure, cache=True",
+            f"{ours * 1e6:.2f} us",
+            f"py+policy {base * 1e6:.2f} us",
+            f"+{extra:.2f} us",
+            "<= +5 us",
+            extra <= 5.0,
+        )
+    )
+    plain, smart = numba.njit(ident), jit(ident, use_jit=jit_always)
+    plain("hello"), smart("hello")
+    t_plain, t_smart = paired(lambda: plain("hello"), lambda: smart("hello"), 100_000)
+    ratio = t_smart / t_plain
+    rows.append(
+        (
+            "matched call, str",
+            f"{t_smart * 1e9:.0f} ns",
+            f"njit {t_plain * 1e9:.0f} ns",
+            f"{ratio:.3f}x",
+            "<= 1.0x",
+            ratio <= 1.0,
+        )
+    )
+    failing = jit(uncompilable, use_jit=jit_always, on_compile_error=Action.INTERPRETER)
+    failing("s")
+    base, ours = paired(lambda: (jit_always("s"), uncompilable("s")), lambda: failing("s"), 50_000)
+    extra = (ours - base) * 1e6
+    rows.append(
+        (
+            "repeat of a failed compile, str",
+            f"{ours * 1e6:.2f} us",
+            f"py+policy {base * 1e6:.2f} us",
+            f"+{extra:.2f} us",
+            "<= +2 us",
+            extra <= 2.0,
+        )
+    )
+    return rows
 
 
 def import_cost():
@@ -169,6 +304,8 @@ def main():
             extra <= 2.0,
         )
     )
+
+    rows.extend(argument_rows())
 
     with event.install_listener("jit_execution", _Quiet()):
         smart(x, y)

@@ -9,6 +9,13 @@ import textwrap
 
 import pytest
 
+
+def cache_env(cache_dir, module_dir):
+    """The environment for a process using *cache_dir*, importing from *module_dir*."""
+    path = os.pathsep.join(filter(None, [str(module_dir), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=path)
+
+
 MODULE = textwrap.dedent(
     """
     from smart_jit import Action, jit
@@ -29,7 +36,7 @@ MODULE = textwrap.dedent(
 @pytest.fixture
 def example(tmp_path):
     (tmp_path / "example.py").write_text(MODULE)
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(tmp_path))
+    env = cache_env(tmp_path / "cache", tmp_path)
 
     def run(code):
         out = subprocess.run(
@@ -101,7 +108,7 @@ def write_once(path, text):
 
 def run_module(tmp_path, cache_dir, code):
     write_once(tmp_path / "faulty.py", FAULTY)
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=str(tmp_path))
+    env = cache_env(cache_dir, tmp_path)
     return subprocess.run(
         [sys.executable, "-c", "from faulty import *\n" + textwrap.dedent(code)],
         env=env,
@@ -171,7 +178,7 @@ def test_cache_directory_deleted_while_running(tmp_path):
 def test_two_processes_compiling_at_once(tmp_path):
     cache = tmp_path / "cache"
     write_once(tmp_path / "faulty.py", FAULTY)
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(tmp_path))
+    env = cache_env(cache, tmp_path)
     code = "from faulty import incr\nprint(incr(41), incr(0.5))"
     procs = [
         subprocess.Popen(
@@ -221,3 +228,92 @@ def test_redeploying_the_same_source_keeps_the_cache_from_numba_0_68(tmp_path):
     numba_minor = tuple(int(part) for part in numba.__version__.split(".")[:2])
     kept = "Counter({(int64,): 1})"
     assert out.stdout.strip() == (f"2 {kept}" if numba_minor >= (0, 68) else "2 Counter()")
+
+
+CLOSURES = textwrap.dedent(
+    """
+    from smart_jit import Action, jit
+
+    def make(offset):
+        @jit(use_jit=lambda a: Action.INTERPRETER, cache=True)
+        def shifted(a):
+            return a + offset[1]
+        return shifted
+
+    def make_over_list(items):
+        @jit(use_jit=lambda a: Action.INTERPRETER, cache=True)
+        def counted(a):
+            return a + len(items)
+        return counted
+
+    def reads_during(f, calls):
+        reads = []
+        load = f._cache.load_overload
+        f._cache.load_overload = lambda *a: reads.append(a) or load(*a)
+        for value in calls:
+            f(value)
+        return len(reads)
+    """
+)
+
+
+def test_a_closure_over_immutable_values_remembers_a_miss(tmp_path):
+    """Numba's cache key hashes the pickled cells: while they hold the same
+    immutable objects a miss stays a miss; a closure over a list (which may
+    change in place) is looked up every time, as in Numba."""
+    (tmp_path / "closures.py").write_text(CLOSURES)
+    env = cache_env(tmp_path / "cache", tmp_path)
+    code = """
+        from closures import make, make_over_list, reads_during
+        print(reads_during(make(("k", 2.5)), [4] * 10))
+        print(reads_during(make_over_list([1, 2]), [4] * 10))
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    assert out.stdout.split() == ["1", "10"]
+
+
+def test_a_rebound_cell_is_looked_up_again(tmp_path):
+    (tmp_path / "rebound.py").write_text(
+        textwrap.dedent(
+            """
+            from smart_jit import Action, jit
+            offset = 1
+            def make():
+                scale = 1
+                @jit(use_jit=lambda a: Action.INTERPRETER, cache=True)
+                def scaled(a):
+                    return a * scale
+                def rebind(value):
+                    nonlocal scale
+                    scale = value
+                return scaled, rebind
+            """
+        )
+    )
+    env = cache_env(tmp_path / "cache", tmp_path)
+    code = """
+        from rebound import make
+        f, rebind = make()
+        reads = []
+        load = f._cache.load_overload
+        f._cache.load_overload = lambda *a: reads.append(a) or load(*a)
+        f(2); f(2)
+        rebind(3)
+        print(f(2), len(reads))
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    assert out.stdout.split() == ["6", "2"]

@@ -80,7 +80,8 @@ def test_policy_taking_varargs_is_accepted():
 def test_decorating_a_non_function_is_refused(thing):
     with pytest.raises(
         TypeError,
-        match=r"^The decorated object is not a function \(got type .*jit can only decorate a Python function",
+        match=r"^The decorated object is not a function \(got type .*"
+        r"jit can only decorate a Python function",
     ):
         jit(use_jit=lambda a: Action.JIT)(thing)
 

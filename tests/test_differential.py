@@ -96,6 +96,14 @@ def clip_count(a, low=0.0, high=1.0):
     return n
 
 
+def text_len(s, t):
+    return len(s) * 2 + len(t)
+
+
+def labelled(pair):
+    return len(pair[0]) + pair[1]
+
+
 def mixed(n, x, flag):
     acc = 0.0
     for _i in range(n):
@@ -154,6 +162,12 @@ KERNELS = {
         {"kw": st.fixed_dictionaries({}, optional={"high": finite})},
     ),
     "mixed": (mixed, st.tuples(st.integers(0, 50), finite, st.booleans()), {}),
+    "text_len": (text_len, st.tuples(st.text(max_size=20), st.text(max_size=5)), {}),
+    "labelled": (
+        labelled,
+        st.tuples(st.tuples(st.text(max_size=8), st.one_of(small_ints, finite))),
+        {},
+    ),
 }
 
 

@@ -2,30 +2,173 @@
 
 Numba's C dispatcher types a Python ``int`` as ``intp`` whatever its size (a
 value too large then fails to convert when the compiled code is called), and
-asks the dispatcher's ``typeof_pyval`` for values it cannot type itself; there
-a value Numba cannot type is ``pyobject``.  The miss path, the policies and
-``fallbacks()`` all type arguments with :func:`typeof_arg`, so that one call
-always has one signature, and the signature a matched call would have.
+asks the dispatcher's ``typeof_pyval`` for every value it cannot fingerprint
+(a ``str``, a ``dict``, an object, a tuple holding a ``str``), on every call,
+matched or not.  There a value Numba cannot type is ``pyobject``.
+
+Typing such a value is slow: a ``str`` goes through ``singledispatch`` (about
+2.5 us), an object Numba cannot type raises and catches two exceptions.  So
+the type of a class whose every instance has the same Numba type is
+remembered per class (``numba_typeof``):
+
+- ``str``, ``bytes``, ``bytearray`` (exactly those classes);
+- a class Numba knows nothing of: no ``typeof_impl`` for it or a base, no
+  buffer protocol, no ``_numba_type_`` on the class; its instances are
+  ``pyobject``, unless an instance carries ``_numba_type_`` of its own.
+
+A tuple whose items are immutable all the way down (numbers, strings, bytes,
+None, such tuples) has one type for its whole life: it is remembered by
+identity, holding the tuple alive so that its ``id`` is not reused (the last
+``TUPLES_REMEMBERED`` of them).  That serves the second typing of a call's
+tuple (the C dispatcher's, then the miss path's) and every call passing the
+same tuple.  Anything else whose type depends on the value (ints, lists, sets,
+arrays, records, typed containers, enums) is typed afresh by each caller.
+
+On a miss the C dispatcher has just typed every argument it cannot
+fingerprint; :func:`typeof_in_call` reuses those answers (kept per thread,
+the last ``RECENT`` of them) instead of typing the value a second time.  An
+answer is reused only if the value still cannot be fingerprinted: then the C
+dispatcher must have typed it in this very call.  A
+``typeof_impl`` registered later (``numba.extending.typeof_impl.register``)
+empties the memo, so it is honoured from the next call on.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from numba._dispatcher import compute_fingerprint
 from numba.core import types
 from numba.core.errors import NumbaValueError
-from numba.core.typing.typeof import Purpose, typeof
+from numba.core.typing.typeof import Purpose, typeof, typeof_impl
 
 _intp = types.intp
 _pyobject = types.pyobject
+_argument = Purpose.argument
+_registry = typeof_impl.registry
+_generic_impl = typeof_impl.dispatch(object)
+_FIXED_CLASSES = (str, bytes, bytearray)
+
+_IMMUTABLE_LEAVES = (str, bytes, int, float, complex, bool, type(None))
+TUPLES_REMEMBERED = 64
+RECENT = 8
+
+_recent = threading.local()  # .pairs: [(value, its type)], newest last
+
+_by_class: dict[type, Any] = {}  # class -> the Numba type of all its instances
+typed_by_class = _by_class.keys()  # a live view: `cls in typed_by_class`
+_tuples: dict[int, tuple[tuple[Any, ...], Any]] = {}  # id -> (the tuple, its type)
+_registry_size = len(_registry)
 
 
 def typeof_arg(value: Any) -> Any:
     """The Numba type the C dispatcher gives *value*; never raises."""
     if type(value) is int:
         return _intp
+    return numba_typeof(value)
+
+
+def numba_typeof(value: Any) -> Any:
+    """What ``Dispatcher.typeof_pyval`` answers for *value*, remembered per
+    class where the class decides it; never raises."""
+    global _registry_size
+    cls = type(value)
+    if len(_registry) == _registry_size:
+        known = _by_class.get(cls)
+        if known is not None:
+            if known is not _pyobject or "_numba_type_" not in getattr(value, "__dict__", ()):
+                return known
+        elif cls is tuple:
+            seen = _tuples.get(id(value))
+            if seen is not None and seen[0] is value:
+                return seen[1]
     try:
-        numba_type = typeof(value, Purpose.argument)
+        numba_type = typeof(value, _argument)
     except (NumbaValueError, ValueError):
-        return _pyobject
-    return _pyobject if numba_type is None else numba_type  # Tuple(()) is falsy
+        numba_type = _pyobject
+    if numba_type is None:  # (not `or`: the empty tuple's type, Tuple(()), is falsy)
+        numba_type = _pyobject
+    if len(_registry) != _registry_size:  # a typeof_impl was registered: start afresh
+        _by_class.clear()
+        _tuples.clear()
+        _registry_size = len(_registry)
+    if cls in _FIXED_CLASSES or (numba_type is _pyobject and _knows_nothing_of(cls, value)):
+        _by_class[cls] = numba_type
+    elif cls is tuple and is_immutable(value):
+        if len(_tuples) >= TUPLES_REMEMBERED:
+            _tuples.clear()
+        _tuples[id(value)] = (value, numba_type)
+    return numba_type
+
+
+def is_immutable(value: tuple[Any, ...]) -> bool:
+    """Whether the tuple *value* and everything in it is immutable (numbers,
+    strings, bytes, None, such tuples): its type, and its pickle, never change."""
+    return all(
+        type(item) in _IMMUTABLE_LEAVES or (type(item) is tuple and is_immutable(item))
+        for item in value
+    )
+
+
+def typeof_for_c(value: Any) -> Any:
+    """``numba_typeof``, for the C dispatcher's ``typeof_pyval``: an answer
+    that took real work is kept for :func:`typeof_in_call`."""
+    numba_type = numba_typeof(value)
+    if type(value) not in _by_class:
+        pairs: list[tuple[Any, Any]] | None = getattr(_recent, "pairs", None)
+        if pairs is None:
+            pairs = _recent.pairs = []
+        pairs.append((value, numba_type))
+        if len(pairs) > RECENT:
+            del pairs[:-RECENT]
+    return numba_type
+
+
+def typeof_in_call(value: Any) -> Any:
+    """``typeof_arg``, reusing what the C dispatcher was told about *value*
+    in this call."""
+    pairs = getattr(_recent, "pairs", None)
+    if pairs and type(value) is not int:
+        for typed, numba_type in reversed(pairs):
+            if typed is value:
+                try:
+                    compute_fingerprint(value)
+                except Exception:  # still unkeyable: the C side typed it just now
+                    return numba_type
+                break
+    return typeof_arg(value)
+
+
+def forget_call() -> None:
+    """Drop the answers kept for this thread's call (and the values they hold)."""
+    pairs = getattr(_recent, "pairs", None)
+    if pairs:
+        pairs.clear()
+
+
+def class_key(args: tuple[Any, ...]) -> tuple[type, ...] | None:
+    """The arguments' classes, if their classes decide their Numba types (a
+    memo key that hashes fast); None if any argument's type needs its value."""
+    if len(_registry) != _registry_size:
+        return None
+    for value in args:
+        known = _by_class.get(type(value))
+        if known is None:
+            return None
+        if known is _pyobject and "_numba_type_" in getattr(value, "__dict__", ()):
+            return None
+    return tuple(map(type, args))
+
+
+def _knows_nothing_of(cls: type, value: Any) -> bool:
+    """Whether Numba types every instance of *cls* as ``pyobject``."""
+    if typeof_impl.dispatch(cls) is not _generic_impl or hasattr(cls, "_numba_type_"):
+        return False
+    if cls.__module__ == "_cffi_backend":  # cffi functions and FFI objects
+        return False
+    try:
+        memoryview(value)
+    except TypeError:
+        return True
+    return False  # a buffer Numba could not decode: its format may differ next time

@@ -16,7 +16,6 @@ call already ran here, a callable that hands back its result.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import threading
 import time
@@ -28,16 +27,22 @@ from typing import Any, NamedTuple
 
 from numba._dispatcher import compute_fingerprint
 from numba.core import compiler, types
-from numba.core.caching import FunctionCache
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import OmittedArg
-from numba.core.errors import NumbaWarning
 from numba.core.registry import CPUDispatcher
 from numba.core.types import Omitted  # type: ignore[attr-defined]
 
 from . import background, events, forksafe
 from .action import Action, PolicyArgumentError
-from .argtypes import typeof_arg
+from .argtypes import (
+    class_key,
+    forget_call,
+    typed_by_class,
+    typeof_arg,
+    typeof_for_c,
+    typeof_in_call,
+)
+from .diskcache import MissStamp, TolerantCache, warn_cache
 from .warnings import NumbaInterpreterModeWarning
 
 _UNSEEN = object()
@@ -98,8 +103,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         self.warn_on_fallback = warn_on_fallback
         self.on_compile_error = on_compile_error
         self.background = background
-        self._cache_index: str | None = None
-        self._memoize_disk_misses = not py_func.__closure__
+        self._miss_stamp: MissStamp | None = None  # with cache=True
         self._seen: dict[Any, _Seen] = {}  # type key -> what is known of those types
         self._conversions: dict[tuple[types.Type, ...], Any] = {}
         self._generation = 0
@@ -110,6 +114,16 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             _live.add(self)
 
     # -- Numba's view of the dispatcher ------------------------------------
+
+    def typeof_pyval(self, val: Any) -> Any:
+        """Numba's answer, remembered per class where the class decides it.
+
+        The C dispatcher calls this on every call for each argument it cannot
+        fingerprint (a ``str``, a ``dict``, an object), matched or not.
+        """
+        tp = typeof_for_c(val)
+        self._types_active_call.add(tp)
+        return tp
 
     @property
     def _can_compile(self) -> bool:
@@ -136,11 +150,11 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     def enable_caching(self) -> None:
         try:
-            self._cache = _TolerantCache(self.py_func)
+            self._cache = TolerantCache(self.py_func)
         except RuntimeError as exc:  # Numba found no writable cache directory
-            _warn_cache(self.py_func.__qualname__, "is unavailable", exc)
+            warn_cache(self.py_func.__qualname__, "is unavailable", exc)
             return
-        self._cache_index = self._cache._cache_file._index_path
+        self._miss_stamp = MissStamp(self.py_func, self._cache._cache_file._index_path)
 
     def add_overload(self, cres: Any) -> None:
         args = tuple(cres.signature.args)
@@ -186,7 +200,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             warn_on_fallback=self.warn_on_fallback,
             on_compile_error=self.on_compile_error,
             background=self.background,
-            cache=self._cache_index is not None,
+            cache=self._miss_stamp is not None,
         )
         return states
 
@@ -230,11 +244,14 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     def _compile_for_args(self, *args: Any, **kws: Any) -> Any:
         """Called by the C dispatcher when no overload in its table matched."""
-        key: Any
-        try:
-            key = compute_fingerprint(args)
-        except Exception:  # omitted defaults, or values Numba's C typeof cannot key
-            key = self._argtypes(args)
+        key: Any = None
+        if args and type(args[0]) in typed_by_class:  # a str, a dict: no fingerprint
+            key = class_key(args)
+        if key is None:
+            try:
+                key = compute_fingerprint(args)
+            except Exception:  # omitted defaults, or values Numba's C typeof cannot key
+                key = class_key(args) or self._typecodes(args)
         seen = self._seen.get(key)
         if seen is None or (seen.stamp is not None and seen.stamp != self._disk_stamp()):
             seen = self._look_up(key, args)
@@ -269,36 +286,42 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             f"expected one of {', '.join(str(a) for a in Action)}"
         )
 
+    def _typecodes(self, args: tuple[Any, ...]) -> tuple[int, ...]:
+        """A memo key for values the C side could not fingerprint: Numba's
+        type codes (ints, fast to hash, one per type), from the types the C
+        dispatcher was just told."""
+        try:
+            return tuple(
+                Omitted(a.value)._code if isinstance(a, OmittedArg) else typeof_in_call(a)._code
+                for a in args
+            )
+        finally:
+            forget_call()
+
     def _argtypes(self, args: tuple[Any, ...]) -> tuple[types.Type, ...]:
         """Types of the folded arguments, as the C dispatcher types them: the
         memo is keyed by its fingerprint, so both must agree (an int is intp)."""
         return tuple(Omitted(a.value) if isinstance(a, OmittedArg) else typeof_arg(a) for a in args)
 
     def _disk_stamp(self) -> Any:
-        """Identifies the cache index's content: Numba only ever replaces it whole."""
-        if self._cache_index is None:
-            return None
-        try:
-            st = os.stat(self._cache_index)
-        except OSError:
-            return 0
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+        """Changes whenever the disk cache could answer a look-up differently."""
+        return None if self._miss_stamp is None else self._miss_stamp()
 
     def _look_up(self, key: Any, args: tuple[Any, ...]) -> _Seen:
         """Find the overload Numba would run for these types without compiling."""
         generation = self._generation
         stamp = self._disk_stamp()
         seen = self._seen.get(key) or self._seen.setdefault(key, _Seen())
-        argtypes = key if isinstance(key, tuple) else self._argtypes(args)
+        argtypes = self._argtypes(args)  # the key may be a fingerprint or classes
         seen.folded_types = argtypes
         cres = self.overloads.get(argtypes)
         if cres is None and not self._numba_can_compile:
             cres = self._find_conversion(argtypes)
-        if cres is None and self._cache_index is not None:
+        if cres is None and self._miss_stamp is not None:
             cres = self._load_from_disk(argtypes)
         if cres is not None:
             seen.entry, seen.stamp = cres.entry_point, None
-        elif generation == self._generation and self._memoize_disk_misses:
+        elif generation == self._generation:
             seen.stamp = stamp
         return seen
 
@@ -420,7 +443,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             done = None if seen.pending is not None else threading.Event()
             seen.pending = seen.pending or done
         try:  # run first, queue after: the compile must not slow this call down
-            return self._run_interpreted(seen, call_args, REASON_BACKGROUND, now=True)
+            return self._interpret(seen, call_args, REASON_BACKGROUND, now=True, announced=True)
         finally:
             if done is not None:
                 argtypes = seen.folded_types
@@ -469,11 +492,31 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         return entry
 
     def _interpret(
-        self, seen: _Seen, call_args: tuple[Any, ...], reason: str, stacklevel: int = 3
+        self,
+        seen: _Seen,
+        call_args: tuple[Any, ...],
+        reason: str,
+        stacklevel: int = 3,
+        now: bool = False,
+        announced: bool = False,
     ) -> Any:
-        """Announce, count and run the Python function for this call."""
-        self._announce(seen, call_args, stacklevel + 1, reason)
-        return self._run_interpreted(seen, call_args, reason)
+        """Announce, count and run the Python function for this call (*now*,
+        or by the C caller).  One method call on the hot interpreted path."""
+        if self.warn_on_fallback and not announced:
+            self._announce(seen, call_args, stacklevel + 1, reason)
+        counter = seen.counts.get(reason)
+        if counter is None:
+            self._reported_types(seen, call_args)
+            counter = seen.counts.setdefault(reason, itertools.count())
+        next(counter)
+        if _listeners.get(events.INTERPRETER_EXECUTION):
+            data = {"dispatcher": self, "args": call_args}
+            return _returning(
+                events.run_with_event(events.INTERPRETER_EXECUTION, data, self.py_func, call_args)
+            )
+        if self._plain_args and not now:
+            return self.py_func
+        return _returning(self.py_func(*call_args))
 
     def _announce(
         self, seen: _Seen, call_args: tuple[Any, ...], stacklevel: int, reason: str = ""
@@ -490,24 +533,6 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
                 NumbaInterpreterModeWarning,
                 stacklevel=stacklevel,
             )
-
-    def _run_interpreted(
-        self, seen: _Seen, call_args: tuple[Any, ...], reason: str, now: bool = False
-    ) -> Any:
-        """Count the call and run the Python function (*now*, or by the C caller)."""
-        counter = seen.counts.get(reason)
-        if counter is None:
-            self._reported_types(seen, call_args)
-            counter = seen.counts.setdefault(reason, itertools.count())
-        next(counter)
-        if _listeners.get(events.INTERPRETER_EXECUTION):
-            data = {"dispatcher": self, "args": call_args}
-            return _returning(
-                events.run_with_event(events.INTERPRETER_EXECUTION, data, self.py_func, call_args)
-            )
-        if self._plain_args and not now:
-            return self.py_func
-        return _returning(self.py_func(*call_args))
 
     # -- why calls were interpreted ------------------------------------------
 
@@ -591,29 +616,3 @@ def _set_event_mode(active: bool) -> None:
 events.watch_jit_listeners(_set_event_mode)
 if events.listening(events.JIT_EXECUTION):
     _set_event_mode(True)
-
-
-class _TolerantCache(FunctionCache):  # type: ignore[misc]
-    """Numba's on-disk cache, where an unreadable or unwritable file is a
-    cache miss with a warning, not a failed call."""
-
-    def load_overload(self, sig: Any, target_context: Any) -> Any:
-        try:
-            return super().load_overload(sig, target_context)
-        except Exception as exc:
-            _warn_cache(self._name, "could not be read", exc)
-            return None
-
-    def save_overload(self, sig: Any, data: Any) -> None:
-        try:
-            super().save_overload(sig, data)
-        except Exception as exc:
-            _warn_cache(self._name, "could not be written", exc)
-
-
-def _warn_cache(name: str, what: str, exc: Exception) -> None:
-    warnings.warn(
-        f"{name}: on-disk cache {what} ({type(exc).__name__}: {exc}); compiling in memory instead",
-        NumbaWarning,
-        stacklevel=2,
-    )

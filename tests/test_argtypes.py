@@ -1,0 +1,179 @@
+"""Argument typing: the per-class memo and the tuple memo answer exactly what
+Numba's dispatcher answers, value by value, and never mix up values whose
+type depends on their contents."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from conftest import Policy, run_threads
+from numba.core import types
+from numba.extending import typeof_impl
+from numba.typed import List
+
+from smart_jit import Action, jit
+from smart_jit.argtypes import class_key, numba_typeof, typeof_arg
+
+
+class Opaque:
+    """A class Numba knows nothing of."""
+
+
+class Slotted:
+    __slots__ = ("x",)
+
+
+class CarriesItsOwnType:
+    """Numba honours ``_numba_type_`` on an instance."""
+
+    def __init__(self, numba_type=None):
+        if numba_type is not None:
+            self._numba_type_ = numba_type
+
+
+def record(fields):
+    return np.zeros(1, dtype=fields)[0]
+
+
+def numba_answer(value):
+    """What plain Numba's dispatcher answers (its Python typeof_pyval)."""
+    return numba.njit(lambda a: a).typeof_pyval(value)
+
+
+VALUES = {
+    "str": "hello",
+    "empty str": "",
+    "empty tuple": (),
+    "bytes": b"ab",
+    "bytearray": bytearray(b"ab"),
+    "dict": {"k": 1},
+    "instance": Opaque(),
+    "slotted": Slotted(),
+    "own type": CarriesItsOwnType(types.float64),
+    "no own type": CarriesItsOwnType(),
+    "set of int": {1, 2},
+    "set of float": {1.5},
+    "empty set": set(),
+    "tuple str int": ("a", 1),
+    "tuple str float": ("a", 1.5),
+    "tuple str uint64": ("a", 2**63),
+    "tuple str huge": ("a", 2**70),
+    "nested tuple": (("a", 1), (b"x", None)),
+    "tuple with list": ("a", [1]),
+    "list": [1, 2],
+    "empty list": [],
+    "typed List int": List([1, 2]),
+    "typed List float": List([1.5]),
+    "record xy": record([("x", "f8"), ("y", "i4")]),
+    "record z": record([("z", "i8")]),
+    "unicode array": np.array(["ab", "c"]),
+    "int": 3,
+    "uint64 int": 2**63,
+    "huge int": 2**70,
+    "float": 1.5,
+    "array": np.arange(3.0),
+    "None": None,
+}
+
+
+@pytest.mark.parametrize("name", sorted(VALUES))
+def test_memo_answers_what_numba_answers_every_time(name):
+    value = VALUES[name]
+    want = numba_answer(value)
+    assert [numba_typeof(value) for _ in range(3)] == [want] * 3
+    dispatcher = jit(lambda a: a)
+    assert [dispatcher.typeof_pyval(value) for _ in range(3)] == [want] * 3
+
+
+@pytest.mark.parametrize("name", sorted(VALUES))
+def test_typeof_arg_is_the_c_dispatchers_view(name):
+    value = VALUES[name]
+    expected = types.intp if type(value) is int else numba_answer(value)
+    assert typeof_arg(value) == expected
+
+
+def test_values_of_one_class_with_different_types_are_never_mixed():
+    pairs = [
+        (List([1]), List([1.5])),
+        (("a", 1), ("a", 1.5)),
+        (("a", 1), ("a", 2**63)),
+        ({1}, {1.5}),
+        (record([("x", "f8")]), record([("y", "i4")])),
+        (CarriesItsOwnType(types.float64), CarriesItsOwnType(types.int32)),
+        (CarriesItsOwnType(), CarriesItsOwnType(types.int32)),
+    ]
+    for first, second in pairs:
+        for _ in range(2):
+            assert numba_typeof(first) == numba_answer(first)
+            assert numba_typeof(second) == numba_answer(second)
+            assert numba_typeof(first) != numba_typeof(second)
+
+
+def test_a_tuple_holding_a_mutable_value_is_typed_afresh():
+    inner = [1]
+    value = ("a", inner)
+    before = numba_typeof(value)
+    inner[0] = 1.5
+    assert numba_typeof(value) != before
+    assert numba_typeof(value) == numba_answer(value)
+
+
+def test_class_key_only_where_the_class_decides():
+    numba_typeof("x"), numba_typeof({}), numba_typeof(Opaque())
+    assert class_key(("x", {}, Opaque())) == (str, dict, Opaque)
+    assert class_key(("x", 1)) is None
+    assert class_key(("x", ("a", 1))) is None
+    assert class_key((CarriesItsOwnType(types.int64),)) is None
+
+
+def test_a_typeof_impl_registered_after_the_first_call_is_honoured():
+    class Late:
+        pass
+
+    policy = Policy(Action.INTERPRETER)
+    f = jit(lambda a: a, use_jit=policy)
+    f(Late())
+    assert [str(t) for t in f.fallbacks()[0].signature] == ["pyobject"]
+
+    @typeof_impl.register(Late)
+    def _typeof_late(val, c):
+        return types.float32
+
+    assert numba_typeof(Late()) == types.float32
+    f(Late())
+    assert sorted(str(r.signature[0]) for r in f.fallbacks()) == ["float32", "pyobject"]
+
+
+def test_memo_is_thread_safe():
+    names = sorted(VALUES)
+    wrong = []
+
+    def work(i):
+        for _ in range(200):
+            for name in names[i % 3 :: 3]:
+                value = VALUES[name]
+                if numba_typeof(value) != numba_answer(value):
+                    wrong.append(name)
+
+    run_threads(8, work)
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["hello", b"ab", {"k": 1}, Opaque(), {1, 2}, ("a", 1), np.array(["ab"])],
+    ids=["str", "bytes", "dict", "instance", "set", "tuple", "unicode array"],
+)
+def test_interpreted_calls_report_numbas_types(value):
+    f = jit(lambda a: a, use_jit=Policy(Action.INTERPRETER))
+    for _ in range(3):
+        assert f(value) is value
+    [record_] = f.fallbacks()
+    assert record_.signature == (typeof_arg(value),) and record_.calls == 3
+
+
+def test_matched_str_calls_use_the_compiled_overload():
+    f = jit(lambda s: len(s), use_jit=Policy(Action.JIT))
+    assert f("abc") == 3 and f("hello") == 5
+    assert [str(s[0]) for s in f.signatures] == ["unicode_type"]
