@@ -177,3 +177,20 @@ def test_matched_str_calls_use_the_compiled_overload():
     f = jit(lambda s: len(s), use_jit=Policy(Action.JIT))
     assert f("abc") == 3 and f("hello") == 5
     assert [str(s[0]) for s in f.signatures] == ["unicode_type"]
+
+
+def test_a_typeof_impl_for_a_memoized_class_is_honoured_on_the_c_path():
+    """The C dispatcher's typeof_pyval answers class-memo hits inline; a new
+    typeof_impl registration still reaches it."""
+
+    class Text(str):
+        pass
+
+    f = jit(lambda a: a, use_jit=Policy(Action.INTERPRETER))
+    assert f.typeof_pyval(Text("x")) == numba_answer(Text("x"))
+
+    @typeof_impl.register(Text)
+    def _typeof_text(val, c):
+        return types.int8
+
+    assert f.typeof_pyval(Text("x")) == types.int8 == numba_answer(Text("x"))

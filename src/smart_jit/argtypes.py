@@ -46,7 +46,7 @@ from numba.core.typing.typeof import Purpose, typeof, typeof_impl
 _intp = types.intp
 _pyobject = types.pyobject
 _argument = Purpose.argument
-_registry = typeof_impl.registry
+typeof_registry = _registry = typeof_impl.registry
 _generic_impl = typeof_impl.dispatch(object)
 _FIXED_CLASSES = (str, bytes, bytearray)
 
@@ -54,12 +54,13 @@ _IMMUTABLE_LEAVES = (str, bytes, int, float, complex, bool, type(None))
 TUPLES_REMEMBERED = 64
 RECENT = 8
 
-_recent = threading.local()  # .pairs: [(value, its type)], newest last
+_recent = threading.local()  # .pairs: [(value, its type, immutable)], newest last
 
 _by_class: dict[type, Any] = {}  # class -> the Numba type of all its instances
 typed_by_class = _by_class.keys()  # a live view: `cls in typed_by_class`
+class_typed = _by_class  # read-only outside this module (valid while the registry is)
 _tuples: dict[int, tuple[tuple[Any, ...], Any]] = {}  # id -> (the tuple, its type)
-_registry_size = len(_registry)
+registry_size = len(_registry)  # while it is unchanged, the memo holds
 
 
 def typeof_arg(value: Any) -> Any:
@@ -72,9 +73,9 @@ def typeof_arg(value: Any) -> Any:
 def numba_typeof(value: Any) -> Any:
     """What ``Dispatcher.typeof_pyval`` answers for *value*, remembered per
     class where the class decides it; never raises."""
-    global _registry_size
+    global registry_size
     cls = type(value)
-    if len(_registry) == _registry_size:
+    if len(_registry) == registry_size:
         known = _by_class.get(cls)
         if known is not None:
             if known is not _pyobject or "_numba_type_" not in getattr(value, "__dict__", ()):
@@ -89,10 +90,10 @@ def numba_typeof(value: Any) -> Any:
         numba_type = _pyobject
     if numba_type is None:  # (not `or`: the empty tuple's type, Tuple(()), is falsy)
         numba_type = _pyobject
-    if len(_registry) != _registry_size:  # a typeof_impl was registered: start afresh
+    if len(_registry) != registry_size:  # a typeof_impl was registered: start afresh
         _by_class.clear()
         _tuples.clear()
-        _registry_size = len(_registry)
+        registry_size = len(_registry)
     if cls in _FIXED_CLASSES or (numba_type is _pyobject and _knows_nothing_of(cls, value)):
         _by_class[cls] = numba_type
     elif cls is tuple and is_immutable(value):
@@ -116,10 +117,11 @@ def typeof_for_c(value: Any) -> Any:
     that took real work is kept for :func:`typeof_in_call`."""
     numba_type = numba_typeof(value)
     if type(value) not in _by_class:
-        pairs: list[tuple[Any, Any]] | None = getattr(_recent, "pairs", None)
+        pairs: list[tuple[Any, Any, bool]] | None = getattr(_recent, "pairs", None)
         if pairs is None:
             pairs = _recent.pairs = []
-        pairs.append((value, numba_type))
+        immutable = type(value) is tuple and _tuples.get(id(value), (None,))[0] is value
+        pairs.append((value, numba_type, immutable))
         if len(pairs) > RECENT:
             del pairs[:-RECENT]
     return numba_type
@@ -130,8 +132,10 @@ def typeof_in_call(value: Any) -> Any:
     in this call."""
     pairs = getattr(_recent, "pairs", None)
     if pairs and type(value) is not int:
-        for typed, numba_type in reversed(pairs):
+        for typed, numba_type, immutable in reversed(pairs):
             if typed is value:
+                if immutable:  # cannot have become fingerprintable: typed in this call
+                    return numba_type
                 try:
                     compute_fingerprint(value)
                 except Exception:  # still unkeyable: the C side typed it just now
@@ -150,7 +154,7 @@ def forget_call() -> None:
 def class_key(args: tuple[Any, ...]) -> tuple[type, ...] | None:
     """The arguments' classes, if their classes decide their Numba types (a
     memo key that hashes fast); None if any argument's type needs its value."""
-    if len(_registry) != _registry_size:
+    if len(_registry) != registry_size:
         return None
     for value in args:
         known = _by_class.get(type(value))

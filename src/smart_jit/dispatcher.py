@@ -32,20 +32,23 @@ from numba.core.dispatcher import OmittedArg
 from numba.core.registry import CPUDispatcher
 from numba.core.types import Omitted  # type: ignore[attr-defined]
 
-from . import background, events, forksafe
+from . import argtypes, background, events, forksafe
 from .action import Action, PolicyArgumentError
 from .argtypes import (
     class_key,
+    class_typed,
     forget_call,
     typed_by_class,
     typeof_arg,
     typeof_for_c,
     typeof_in_call,
+    typeof_registry,
 )
 from .diskcache import MissStamp, TolerantCache, warn_cache
 from .warnings import NumbaInterpreterModeWarning
 
 _UNSEEN = object()
+_pyobject = types.pyobject
 _AMBIGUOUS = object()
 _JIT, _INTERPRETER = Action.JIT, Action.INTERPRETER
 _RAISE_EXCEPTION, _BACKGROUND_JIT = Action.RAISE_EXCEPTION, Action.BACKGROUND_JIT
@@ -121,8 +124,11 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         The C dispatcher calls this on every call for each argument it cannot
         fingerprint (a ``str``, a ``dict``, an object), matched or not.
         """
-        tp = typeof_for_c(val)
-        self._types_active_call.add(tp)
+        tp = class_typed.get(type(val))  # str, dict, objects: the common case, inline
+        # (an object may carry its own _numba_type_; a typeof_impl may be new)
+        if tp is None or tp is _pyobject or len(typeof_registry) != argtypes.registry_size:
+            tp = typeof_for_c(val)
+            self._types_active_call.add(tp)
         return tp
 
     @property
@@ -186,8 +192,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         if _event_mode:
             return
         entries = [*self.overloads.items(), *self._conversions.items()]
-        for argtypes, cres in entries:
-            self._insert([a._code for a in argtypes], cres.entry_point, cres.objectmode)
+        for types_of_args, cres in entries:
+            self._insert([a._code for a in types_of_args], cres.entry_point, cres.objectmode)
 
     # -- pickling: Numba's state plus the policy -----------------------------
 
