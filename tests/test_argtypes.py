@@ -194,3 +194,12 @@ def test_a_typeof_impl_for_a_memoized_class_is_honoured_on_the_c_path():
         return types.int8
 
     assert f.typeof_pyval(Text("x")) == types.int8 == numba_answer(Text("x"))
+
+
+def test_types_kept_for_the_c_side_do_not_pile_up():
+    """Numba keeps the types of the call in progress alive (a set from 0.61, a
+    list before), emptied by its _compile_for_args; the miss path empties it too."""
+    f = jit(lambda a: a, use_jit=Policy(Action.INTERPRETER))
+    for length in range(1, 40):
+        f(("a", [1]) * length)  # a new type each call, not remembered (holds a list)
+    assert len(f._types_active_call) == 0

@@ -128,7 +128,13 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         # (an object may carry its own _numba_type_; a typeof_impl may be new)
         if tp is None or tp is _pyobject or len(typeof_registry) != argtypes.registry_size:
             tp = typeof_for_c(val)
-            self._types_active_call.add(tp)
+            # Keeps the type alive while the C side holds its code, as Numba
+            # does: a set from Numba 0.61, a list before.
+            active = self._types_active_call
+            if type(active) is set:
+                active.add(tp)
+            else:
+                active.append(tp)
         return tp
 
     @property
@@ -250,6 +256,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     def _compile_for_args(self, *args: Any, **kws: Any) -> Any:
         """Called by the C dispatcher when no overload in its table matched."""
+        if self._types_active_call:  # the C side is done with this call's types
+            self._types_active_call.clear()
         key: Any = None
         if args and type(args[0]) in typed_by_class:  # a str, a dict: no fingerprint
             key = class_key(args)
