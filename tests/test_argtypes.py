@@ -4,6 +4,8 @@ type depends on their contents."""
 
 from __future__ import annotations
 
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -203,3 +205,19 @@ def test_types_kept_for_the_c_side_do_not_pile_up():
     for length in range(1, 40):
         f(("a", [1]) * length)  # a new type each call, not remembered (holds a list)
     assert len(f._types_active_call) == 0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [("a", [1]), [1, 2], np.array(["ab"]), {"k": 1}, Opaque(), List([1]), "text"],
+    ids=["tuple with list", "list", "unicode array", "dict", "instance", "typed List", "str"],
+)
+def test_no_argument_outlives_its_call(value):
+    """Numba's own tests check reference counts: typing keeps no argument."""
+    interpreted = jit(lambda a: a, use_jit=lambda a: Action.INTERPRETER)
+    compiled = jit(lambda a: a, use_jit=lambda a: Action.JIT, forceobj=True)
+    before = sys.getrefcount(value)
+    for _ in range(3):
+        interpreted(value)
+        compiled(value)
+    assert sys.getrefcount(value) == before

@@ -24,21 +24,16 @@ tuple (the C dispatcher's, then the miss path's) and every call passing the
 same tuple.  Anything else whose type depends on the value (ints, lists, sets,
 arrays, records, typed containers, enums) is typed afresh by each caller.
 
-On a miss the C dispatcher has just typed every argument it cannot
-fingerprint; :func:`typeof_in_call` reuses those answers (kept per thread,
-the last ``RECENT`` of them) instead of typing the value a second time.  An
-answer is reused only if the value still cannot be fingerprinted: then the C
-dispatcher must have typed it in this very call.  A
+Nothing else is kept: no argument outlives its call because of this module
+(Numba's own tests check reference counts), except the remembered tuples.  A
 ``typeof_impl`` registered later (``numba.extending.typeof_impl.register``)
 empties the memo, so it is honoured from the next call on.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from numba._dispatcher import compute_fingerprint
 from numba.core import types
 from numba.core.errors import NumbaValueError
 from numba.core.typing.typeof import Purpose, typeof, typeof_impl
@@ -52,9 +47,6 @@ _FIXED_CLASSES = (str, bytes, bytearray)
 
 _IMMUTABLE_LEAVES = (str, bytes, int, float, complex, bool, type(None))
 TUPLES_REMEMBERED = 64
-RECENT = 8
-
-_recent = threading.local()  # .pairs: [(value, its type, immutable)], newest last
 
 _by_class: dict[type, Any] = {}  # class -> the Numba type of all its instances
 typed_by_class = _by_class.keys()  # a live view: `cls in typed_by_class`
@@ -110,45 +102,6 @@ def is_immutable(value: tuple[Any, ...]) -> bool:
         type(item) in _IMMUTABLE_LEAVES or (type(item) is tuple and is_immutable(item))
         for item in value
     )
-
-
-def typeof_for_c(value: Any) -> Any:
-    """``numba_typeof``, for the C dispatcher's ``typeof_pyval``: an answer
-    that took real work is kept for :func:`typeof_in_call`."""
-    numba_type = numba_typeof(value)
-    if type(value) not in _by_class:
-        pairs: list[tuple[Any, Any, bool]] | None = getattr(_recent, "pairs", None)
-        if pairs is None:
-            pairs = _recent.pairs = []
-        immutable = type(value) is tuple and _tuples.get(id(value), (None,))[0] is value
-        pairs.append((value, numba_type, immutable))
-        if len(pairs) > RECENT:
-            del pairs[:-RECENT]
-    return numba_type
-
-
-def typeof_in_call(value: Any) -> Any:
-    """``typeof_arg``, reusing what the C dispatcher was told about *value*
-    in this call."""
-    pairs = getattr(_recent, "pairs", None)
-    if pairs and type(value) is not int:
-        for typed, numba_type, immutable in reversed(pairs):
-            if typed is value:
-                if immutable:  # cannot have become fingerprintable: typed in this call
-                    return numba_type
-                try:
-                    compute_fingerprint(value)
-                except Exception:  # still unkeyable: the C side typed it just now
-                    return numba_type
-                break
-    return typeof_arg(value)
-
-
-def forget_call() -> None:
-    """Drop the answers kept for this thread's call (and the values they hold)."""
-    pairs = getattr(_recent, "pairs", None)
-    if pairs:
-        pairs.clear()
 
 
 def class_key(args: tuple[Any, ...]) -> tuple[type, ...] | None:

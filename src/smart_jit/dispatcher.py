@@ -37,11 +37,9 @@ from .action import Action, PolicyArgumentError
 from .argtypes import (
     class_key,
     class_typed,
-    forget_call,
+    numba_typeof,
     typed_by_class,
     typeof_arg,
-    typeof_for_c,
-    typeof_in_call,
     typeof_registry,
 )
 from .diskcache import MissStamp, TolerantCache, warn_cache
@@ -127,7 +125,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         tp = class_typed.get(type(val))  # str, dict, objects: the common case, inline
         # (an object may carry its own _numba_type_; a typeof_impl may be new)
         if tp is None or tp is _pyobject or len(typeof_registry) != argtypes.registry_size:
-            tp = typeof_for_c(val)
+            tp = numba_typeof(val)
             # Keeps the type alive while the C side holds its code, as Numba
             # does: a set from Numba 0.61, a list before.
             active = self._types_active_call
@@ -302,15 +300,11 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     def _typecodes(self, args: tuple[Any, ...]) -> tuple[int, ...]:
         """A memo key for values the C side could not fingerprint: Numba's
-        type codes (ints, fast to hash, one per type), from the types the C
-        dispatcher was just told."""
-        try:
-            return tuple(
-                Omitted(a.value)._code if isinstance(a, OmittedArg) else typeof_in_call(a)._code
-                for a in args
-            )
-        finally:
-            forget_call()
+        type codes (ints, fast to hash, one per type)."""
+        return tuple(
+            Omitted(a.value)._code if isinstance(a, OmittedArg) else typeof_arg(a)._code
+            for a in args
+        )
 
     def _argtypes(self, args: tuple[Any, ...]) -> tuple[types.Type, ...]:
         """Types of the folded arguments, as the C dispatcher types them: the
