@@ -99,6 +99,18 @@ FAULTY = textwrap.dedent(
 )
 
 
+def run_python(code, env, cwd):
+    """Run *code* in a fresh interpreter; it must succeed."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=True,
+    )
+
+
 def write_once(path, text):
     """Numba before 0.68 stamps a source file by (mtime, size): rewriting it,
     even with the same text, would throw its cache index away."""
@@ -268,14 +280,7 @@ def test_a_closure_over_immutable_values_remembers_a_miss(tmp_path):
         print(reads_during(make(("k", 2.5)), [4] * 10))
         print(reads_during(make_over_list([1, 2]), [4] * 10))
     """
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=True,
-    )
+    out = run_python(code, env, tmp_path)
     assert out.stdout.split() == ["1", "10"]
 
 
@@ -308,12 +313,5 @@ def test_a_rebound_cell_is_looked_up_again(tmp_path):
         rebind(3)
         print(f(2), len(reads))
     """
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=True,
-    )
+    out = run_python(code, env, tmp_path)
     assert out.stdout.split() == ["6", "2"]
