@@ -175,3 +175,21 @@ def test_disable_jit_keys_calls_as_jit_mode_does():
     assert (
         outputs[0] == outputs[1] == ("[(('int64', 'int64'), 3), (('int64', 'int64', 'int64'), 1)]")
     )
+
+
+def test_disable_jit_expands_star_args_where_they_stand():
+    code = textwrap.dedent(
+        """
+        from smart_jit import jit
+        def kernel(a, *rest, scale=1.5):
+            return (a + len(rest)) * scale
+        f = jit(kernel)
+        f(1, "x", "y")
+        print([tuple(map(str, r.signature)) for r in f.fallbacks()])
+        """
+    )
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[('int64', 'unicode_type', 'unicode_type', 'float64')]"

@@ -198,17 +198,17 @@ def _check_parameters(name: str, func: Callable[..., Any], use_jit: Callable[...
     if problem is not None:
         raise TypeError(f"use_jit of {name}: {problem}")
     try:
-        policy_params = inspect.signature(use_jit).parameters.values()
+        policy_sig = inspect.signature(use_jit)
     except (TypeError, ValueError):  # builtins without a signature
         return
     try:
-        inspect.Signature(list(policy_params)).bind(*range(count))
+        policy_sig.bind(*range(count))
     except TypeError as exc:
         raise TypeError(
             f"use_jit {use_jit!r} of {name} cannot take the {count} "
             f"argument(s) it will be called with: {exc}"
         ) from None
-    if star and not any(p.kind is p.VAR_POSITIONAL for p in policy_params):
+    if star and not any(p.kind is p.VAR_POSITIONAL for p in policy_sig.parameters.values()):
         raise TypeError(
             f"use_jit {use_jit!r} of {name} must take *args: {name} has a *args "
             "parameter, whose values the policy receives as separate arguments"
@@ -232,9 +232,11 @@ def _python_only(func: Callable[..., Any]) -> Callable[..., Any]:
         except TypeError:  # the call itself will say what is wrong
             return tuple(map(typeof_arg, (*args, *kwargs.values())))
         bound.apply_defaults()
+        names = list(bound.arguments)
         values = list(bound.arguments.values())
-        if star is not None:
-            values[-1:] = bound.arguments[star]
+        if star is not None:  # expanded where it stands (keyword-only ones may follow)
+            at = names.index(star)
+            values[at : at + 1] = bound.arguments[star]
         return tuple(map(typeof_arg, values))
 
     @functools.wraps(func)
