@@ -49,7 +49,6 @@ _IMMUTABLE_LEAVES = (str, bytes, int, float, complex, bool, type(None))
 TUPLES_REMEMBERED = 64
 
 _by_class: dict[type, Any] = {}  # class -> the Numba type of all its instances
-typed_by_class = _by_class.keys()  # a live view: `cls in typed_by_class`
 class_typed = _by_class  # read-only outside this module (valid while the registry is)
 _tuples: dict[int, tuple[tuple[Any, ...], Any]] = {}  # id -> (the tuple, its type)
 registry_size = len(_registry)  # while it is unchanged, the memo holds
