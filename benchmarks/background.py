@@ -1,5 +1,7 @@
-"""Background compilation: first-call latency, throughput during a compile,
-time until compiled code serves, and a 'service' loop's latency percentiles.
+"""Background compilation, in the compile process and on the thread: first-call
+latency, time until compiled code serves (cold and warm), this process's CPU
+for the compile, throughput during a compile, and a 'service' loop's latency
+percentiles beside numba.jit and the interpreter alone.
 
 Every figure is measured in a fresh process (Numba's own caches would
 otherwise make a second compile of the same code cheaper).  Exits non-zero
@@ -9,11 +11,14 @@ when a target is missed.  Run: ``make bench``.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
+from typing import Any
 
 REPEATS = 5
+SERVICE_REPEATS = 3
 
 KERNEL = """
 import time
@@ -39,28 +44,42 @@ numba.typeof(a)  # Numba's first typeof of an array imports numpy.ma: a one-off,
 FIRST_CALL = (
     KERNEL
     + """
-import json, sys
-mode = sys.argv[1]
-if mode == "plain compile":
-    f = numba.njit(kernel)
-    t = time.perf_counter(); f(a); first = time.perf_counter() - t
-    print(json.dumps({"first": first}))
-    raise SystemExit
+import json, os, sys
+mode, warm = sys.argv[1], sys.argv[2] == "warm"
 if mode == "interpreter":
     kernel(a)  # warm numpy
     t = time.perf_counter(); kernel(a); first = time.perf_counter() - t
     print(json.dumps({"first": first}))
     raise SystemExit
+if mode == "plain compile":
+    if warm:  # Numba has compiled something in this process: its lazy imports are done
+        numba.njit(lambda x: x + 1)(1)
+    f = numba.njit(kernel)
+    c, t = time.process_time(), time.perf_counter()
+    f(a)
+    print(json.dumps({"first": time.perf_counter() - t, "cpu": time.process_time() - c}))
+    raise SystemExit
 action = Action.JIT if mode == "JIT" else Action.BACKGROUND_JIT
+if warm:  # the compile server (or thread) has compiled something already
+    g = jit(use_jit=lambda x: action)(lambda x: x + 1)
+    g(1)
+    g.wait_compiled()
 f = jit(use_jit=lambda a: action)(kernel)
 kernel(a)  # warm numpy, so both sides compare the same interpreted work
-t0 = time.perf_counter(); f(a); first = time.perf_counter() - t0
-calls = 1
-while not f.signatures:
-    f(a)
-    calls += 1
+c, t0 = time.process_time(), time.perf_counter()
+f(a)
+first = time.perf_counter() - t0
+if os.environ.get("IDLE"):  # serve nothing meanwhile: the compile's own CPU here
+    f.wait_compiled()
+    calls = 1
+else:
+    calls = 1
+    while not f.signatures:
+        f(a)
+        calls += 1
 until_compiled = time.perf_counter() - t0
-print(json.dumps({"first": first, "until_compiled": until_compiled, "calls": calls}))
+cpu = time.process_time() - c
+print(json.dumps({"first": first, "until_compiled": until_compiled, "calls": calls, "cpu": cpu}))
 """
 )
 
@@ -76,7 +95,7 @@ def rate(seconds):
     return n / seconds
 idle = rate(0.3)
 g = jit(use_jit=lambda a: Action.BACKGROUND_JIT)(kernel)
-g(np.arange(5))  # queue a compile of other types
+g(np.arange(5))  # queue a compile of other types (in the compile process or on the thread)
 t = time.perf_counter(); n = 0
 while not g.signatures:
     f(a); n += 1
@@ -95,9 +114,12 @@ dtypes = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint6
 arrays = [np.arange(1000).astype(d) for d in dtypes]
 if mode == "numba.jit":
     f = numba.jit(kernel)
+elif mode == "interpreter only":
+    f = kernel
 else:
     action = Action.JIT if mode == "Action.JIT" else Action.BACKGROUND_JIT
     f = jit(use_jit=lambda a: action)(kernel)
+kernel(arrays[0])  # warm numpy
 latencies = []
 for i in range(5000):
     x = arrays[i // 500]
@@ -110,77 +132,180 @@ print(json.dumps({"p50": latencies[2500], "p99": latencies[4950], "max": latenci
 )
 
 
-def run(code: str, *args: str) -> dict[str, float]:
+def run(code: str, *args: str, compile_in: str = "process", **env: str) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, SMART_JIT_COMPILE=compile_in, **env),
     )
     return json.loads(out.stdout)
 
 
-def median_of(code: str, *args: str, key: str) -> float:
-    return statistics.median(run(code, *args)[key] for _ in range(REPEATS))
+def interleaved(
+    specs: dict[str, tuple[tuple[str, ...], dict[str, str]]],
+) -> dict[str, dict[str, float]]:
+    """Medians per spec of REPEATS rounds, each round running every spec once,
+    so that the machine's drift affects every figure alike."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in specs}
+    for _ in range(REPEATS):
+        for name, (args, options) in specs.items():
+            runs[name].append(run(FIRST_CALL, *args, **options))
+    return {
+        name: {key: statistics.median(r[key] for r in results) for key in results[0]}
+        for name, results in runs.items()
+    }
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.0f} ms"
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds * 1e3:,.1f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.0f} us"
 
 
 def main() -> int:
-    rows = []
-    compile_plain = median_of(FIRST_CALL, "plain compile", key="first")
-    interp = median_of(FIRST_CALL, "interpreter", key="first")
-    jit_runs = [run(FIRST_CALL, "JIT") for _ in range(REPEATS)]
-    bg_runs = [run(FIRST_CALL, "BACKGROUND_JIT") for _ in range(REPEATS)]
-    first_jit = statistics.median(r["first"] for r in jit_runs)
-    first_bg = statistics.median(r["first"] for r in bg_runs)
-    until = statistics.median(r["until_compiled"] for r in bg_runs)
-    calls = statistics.median(r["calls"] for r in bg_runs)
+    rows: list[tuple[str, str, str, bool | None]] = []
+    specs: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+        "plain": (("plain compile", "cold"), {}),
+        "plain warm": (("plain compile", "warm"), {}),
+        "interpreter": (("interpreter", "cold"), {}),
+        "JIT": (("JIT", "cold"), {}),
+    }
+    for compile_in in ("process", "thread"):
+        for start in ("cold", "warm"):
+            specs[f"{compile_in} {start}"] = (
+                ("BACKGROUND_JIT", start),
+                {"compile_in": compile_in},
+            )
+            specs[f"{compile_in} {start} idle"] = (
+                ("BACKGROUND_JIT", start),
+                {"compile_in": compile_in, "IDLE": "1"},
+            )
+    figures = interleaved(specs)
+    plain, plain_warm = figures["plain"], figures["plain warm"]
+    interp = figures["interpreter"]["first"]
+    print(
+        f"kernel: plain numba.njit first call (compile + run) {ms(plain['first'])} in a fresh "
+        f"process, {ms(plain_warm['first'])} once Numba has compiled something; "
+        f"CPU {ms(plain['cpu'])}; interpreted call {interp * 1e3:.2f} ms. "
+        f"Medians of {REPEATS} rounds of fresh processes, every figure once per round.\n"
+    )
+    first_jit = figures["JIT"]["first"]
+    rows.append(("first call, Action.JIT", ms(first_jit), "", None))
+    for compile_in in ("process", "thread"):
+        cold, warm = figures[f"{compile_in} cold"], figures[f"{compile_in} warm"]
+        first = cold["first"]
+        rows.append(
+            (
+                f"first call, BACKGROUND_JIT ({compile_in})",
+                f"{first * 1e3:.2f} ms (+{(first - interp) * 1e6:.0f} us)",
+                f"<= 2x interpreter ({2 * interp * 1e3:.2f} ms)",
+                first <= 2 * interp,
+            )
+        )
+        # The compile process: <= 2x cold, <= 1.5x warm.  The thread keeps
+        # the target it had before the compile process existed (cold).
+        bounds = {"cold": 2.0, "warm": 1.5} if compile_in == "process" else {"cold": 1.5}
+        for start, measured, reference in (("cold", cold, plain), ("warm", warm, plain_warm)):
+            until = measured["until_compiled"]
+            bound = bounds.get(start)
+            rows.append(
+                (
+                    f"until compiled code serves, {start} ({compile_in})",
+                    f"{ms(until)} = {until / reference['first']:.2f}x "
+                    f"({measured['calls']:,.0f} calls served meanwhile)",
+                    "reported"
+                    if bound is None
+                    else f"<= {bound}x plain compile, {start} ({ms(reference['first'])})",
+                    None if bound is None else until <= bound * reference["first"],
+                )
+            )
+        for start, reference in (("cold", plain), ("warm", plain_warm)):
+            idle = figures[f"{compile_in} {start} idle"]
+            share = idle["cpu"] / reference["cpu"]
+            checked = compile_in == "process" and start == "warm"
+            rows.append(
+                (
+                    f"CPU of this process for the compile, {start} ({compile_in})",
+                    f"{ms(idle['cpu'])} = {share * 100:.0f} % of an in-process compile",
+                    "<= 30 %" if checked else "reported",
+                    share <= 0.30 if checked else None,
+                )
+            )
+    for compile_in in ("process", "thread"):
+        tp = [run(THROUGHPUT, compile_in=compile_in) for _ in range(REPEATS)]
+        share = statistics.median(r["busy"] / r["idle"] for r in tp)
+        rows.append(
+            (
+                f"interpreted throughput during a compile ({compile_in})",
+                f"{share * 100:.0f} % of idle",
+                "reported",
+                None,
+            )
+        )
+    print_table(["", "measured", "target"], rows)
 
     print(
-        f"kernel: plain numba.njit first call (compile + run) {compile_plain * 1e3:.0f} ms; "
-        f"interpreted call {interp * 1e3:.2f} ms; medians of {REPEATS} fresh processes\n"
+        "\nservice loop: 5,000 calls, argument dtype changes every 500 calls (10 dtypes, "
+        f"10 compiles); medians of {SERVICE_REPEATS} fresh processes"
     )
-    ok_first = first_bg <= 2 * interp
-    rows.append(("first call, Action.JIT", f"{first_jit * 1e3:.1f} ms", "", ""))
-    rows.append(
-        (
-            "first call, BACKGROUND_JIT",
-            f"{first_bg * 1e3:.2f} ms (+{(first_bg - interp) * 1e6:.0f} us)",
-            f"<= 2x interpreter ({2 * interp * 1e3:.2f} ms)",
-            "ok" if ok_first else "MISSED",
-        )
+    modes = (
+        ("numba.jit", "process"),
+        ("interpreter only", "process"),
+        ("BACKGROUND_JIT", "thread"),
+        ("BACKGROUND_JIT", "process"),
     )
-    ok_until = until <= 1.5 * compile_plain
-    rows.append(
-        (
-            "first call until compiled code serves",
-            f"{until * 1e3:.0f} ms ({calls:.0f} interpreted calls meanwhile)",
-            f"<= 1.5x plain compile ({1.5 * compile_plain * 1e3:.0f} ms)",
-            "ok" if ok_until else "MISSED",
+    results: dict[tuple[str, str], list[dict[str, float]]] = {m: [] for m in modes}
+    for _ in range(SERVICE_REPEATS):  # in rounds, as above
+        for mode, compile_in in modes:
+            results[mode, compile_in].append(run(SERVICE, mode, compile_in=compile_in))
+    loops = {
+        m: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        for m, runs in results.items()
+    }
+    floor = loops["interpreter only", "process"]
+    service_rows = []
+    for (mode, compile_in), m in loops.items():
+        name = f"{mode} ({compile_in})" if mode == "BACKGROUND_JIT" else mode
+        service_rows.append(
+            (
+                name,
+                f"{m['p50'] * 1e6:,.0f} us",
+                duration(m["p99"]),
+                duration(m["max"]),
+                f"{m['total']:.2f} s",
+            )
         )
+    print_table(["dispatch", "p50", "p99", "max", "sum"], service_rows)
+    served = loops["BACKGROUND_JIT", "process"]
+    service_ok = (
+        served["p50"] <= 1.1 * floor["p50"]
+        and served["p99"] <= floor["p99"] + 0.005
+        and served["max"] <= 0.050
     )
-    tp = [run(THROUGHPUT) for _ in range(REPEATS)]
-    share = statistics.median(r["busy"] / r["idle"] for r in tp)
-    rows.append(
-        (
-            "interpreted throughput during a background compile",
-            f"{share * 100:.0f} % of idle",
-            "reported (GIL shared)",
-            "",
-        )
+    print(
+        f"BACKGROUND_JIT (process): p50 {served['p50'] / floor['p50']:.2f}x interpreter-only "
+        f"(target <= 1.1x), p99 {(served['p99'] - floor['p99']) * 1e3:+.1f} ms "
+        f"(target <= +5 ms), max {served['max'] * 1e3:.0f} ms (target <= 50 ms): "
+        + ("ok" if service_ok else "MISSED")
     )
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        print(
-            "| " + " | ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + f" | {r[3]}"
-        )
+    return 0 if all(ok is not False for *_, ok in rows) and service_ok else 1
 
-    print("\nservice loop: 5,000 calls, argument dtype changes every 500 calls (10 dtypes)")
-    print(f"| {'dispatch':<15} | {'p50':>9} | {'p99':>9} | {'max':>9} | {'sum':>8} |")
-    for mode in ("numba.jit", "Action.JIT", "BACKGROUND_JIT"):
-        results = [run(SERVICE, mode) for _ in range(3)]
-        m = {k: statistics.median(r[k] for r in results) for k in results[0]}
-        print(
-            f"| {mode:<15} | {m['p50'] * 1e6:6.1f} us | {m['p99'] * 1e6:6.0f} us | "
-            f"{m['max'] * 1e3:6.1f} ms | {m['total']:6.2f} s |"
-        )
-    return 0 if ok_first and ok_until else 1
+
+def print_table(header: list[str], rows: list[tuple[Any, ...]]) -> None:
+    cells = [[str(c) for c in r[: len(header)]] for r in rows]
+    marks = [("" if r[-1] is None else "ok" if r[-1] else "MISSED") for r in rows]
+    if len(rows[0]) == len(header):
+        marks = [""] * len(rows)
+    widths = [max(len(c) for c in column) for column in zip(header, *cells, strict=False)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row, mark in zip(cells, marks, strict=True):
+        line = "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        print(line + (f" {mark}" if mark else ""))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from smart_jit import Action, jit
@@ -46,3 +48,32 @@ def queued_state_in_worker(payload):
 
     f = pickle.loads(payload)
     return f.wait_compiled(timeout=0), f(3)
+
+
+def slow_to_compile(a):
+    """About 1.5 s to compile (a loop, np.sort, np.std), 0.4 ms interpreted on
+    1,000 elements: the kernel of benchmarks/background.py."""
+    acc = 0.0
+    for i in range(a.shape[0]):
+        x = a[i]
+        if x > 0:
+            acc += np.sqrt(x) * np.sin(x)
+        else:
+            acc -= np.cos(x)
+    srt = np.sort(a)
+    return acc + np.mean(a) + np.std(a) + srt[len(srt) // 2]
+
+
+class Stall(int):
+    """Numba types it as an int; unpickling it sleeps for an hour, so a
+    compile process that receives it is stuck in that compile."""
+
+    def __reduce__(self):
+        return (time.sleep, (3600,))
+
+
+STALL = Stall(4)
+
+
+def adds_stall(x):
+    return x + STALL

@@ -172,3 +172,27 @@ def test_fork_while_every_hammer_runs_at_once():
     with Hammering(HAMMERS):
         results = fork_repeatedly()
     assert results == [0] * FORKS
+
+
+def test_fork_while_another_thread_is_inside_an_llvm_call():
+    """llvmlite holds its own lock around every LLVM call, including calls
+    made outside Numba's compiler lock (the garbage collector freeing a
+    compiled library). A fork waits for it, so the child can compile."""
+    from llvmlite.binding import ffi
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def an_llvm_call():
+        with ffi.lib._lock:
+            inside.set()
+            leave.wait(30)
+
+    caller = threading.Thread(target=an_llvm_call, daemon=True)
+    caller.start()
+    assert inside.wait(10)
+    threading.Timer(0.3, leave.set).start()  # the call ends while the fork waits
+    try:
+        assert fork_and_check() == 0
+    finally:
+        leave.set()
+        caller.join(30)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
@@ -270,10 +269,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             return self._run_compiled(seen.entry, args)
         call_args = args if self._plain_args else self._unfold(args)
         if seen.pending is not None:
-            # A compiling thread that waits on I/O (Numba imports modules on its
-            # first compile) gets the GIL back only when this thread lets go:
-            # without this, a tight loop of interpreted calls starves the compile.
-            time.sleep(0)
+            background.let_compile_run()
             return self._interpret(seen, call_args, REASON_BACKGROUND)
         use_jit = self.use_jit
         if use_jit is None:
@@ -458,9 +454,14 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
                 background.submit(self, done, self._compile_in_background, seen, argtypes)
 
     def _compile_in_background(self, seen: _Seen, argtypes: tuple[types.Type, ...]) -> None:
+        """Run on the background worker: in the compile process where one may
+        be used and the function can travel, else on this thread."""
+        from . import compile_process  # not at import: only background compiles need it
+
         try:
-            with self._compiling_on_request():
-                self.compile(argtypes)
+            if not (compile_process.uses_process() and self._compile_in_process(argtypes)):
+                with self._compiling_on_request(), background.compiling_on_thread():
+                    self.compile(argtypes)
         except Exception as exc:
             seen.failure = _describe_failure(exc)
             if self.warn_on_fallback:
@@ -472,6 +473,27 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
                 )
         finally:
             seen.pending = None
+
+    def _compile_in_process(self, argtypes: tuple[types.Type, ...]) -> bool:
+        """Compile in the compile process and install the result as Numba
+        installs a disk-cache hit; False if the thread must compile instead."""
+        from . import compile_process
+
+        if argtypes in self.overloads:
+            return True
+        if self._miss_stamp is not None and self._load_from_disk(argtypes) is not None:
+            return True  # another process compiled it meanwhile
+        cres = compile_process.compile(self, argtypes)
+        if cres is None:
+            return False
+        with global_compiler_lock:
+            if argtypes in self.overloads:  # compiled meanwhile, by a foreground call
+                return True
+            if not cres.objectmode:
+                self.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+            self.add_overload(cres)
+            self._cache.save_overload(argtypes, cres)  # a no-op without cache=True
+        return True
 
     def _forget_background(self) -> None:
         for seen in list(self._seen.values()):

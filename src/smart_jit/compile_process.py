@@ -1,0 +1,452 @@
+"""Background compiles in a compile process, on another core.
+
+Numba compiles holding the GIL about half the time, so a compile on a thread
+of the serving process shares one core's worth of Python with the calls it
+should not disturb.  Here the compile runs in a *compile server*: a child
+process that does nothing but compile what its parent sends.  The result comes
+back as what Numba's on-disk cache stores for an overload
+(``CompileResult._reduce()``) and is rebuilt here, as a cache hit is.
+
+The one entry point is :func:`compile`; the background worker thread is its
+only caller, so one request is in flight at a time.
+
+- The server is started with ``subprocess`` (a fresh interpreter: never a
+  fork of a process with LLVM state and threads, and never a re-run of the
+  parent's ``__main__`` as multiprocessing's spawn would do), by the first
+  compile that needs it, and reused.  It talks to its parent over inherited
+  pipes only, never a socket another local user could reach.
+- It exits with its parent: it watches a *lifeline* pipe whose other end only
+  the parent holds, so it also exits when the parent dies mid-compile, and the
+  parent kills it at exit.  If it dies, the compile runs on the thread, and a
+  new server is started at most once per ``RESTART_INTERVAL`` seconds.
+- The function travels by value (Numba's cloudpickle), with the globals it
+  uses as they are when the compile is asked for, and so do the functions and
+  jitted callees of its own module: the code compiled is the code that was
+  imported, even if the file changed since.  Other modules are imported by the
+  server from ``sys.path`` as they are on disk.
+- What cannot travel (an argument type or global that does not pickle, a
+  result Numba's cache would refuse: lifted loops, dynamic globals) compiles on
+  the thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import json
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+import time
+import types as pytypes
+import warnings
+from typing import Any
+
+from . import forksafe
+
+MODE_VARIABLE = "SMART_JIT_COMPILE"  # "process", "thread", or unset: process if 2+ CPUs
+RESTART_INTERVAL = 60.0  # seconds between starts of a server after one died
+
+_HEADER = struct.Struct("<Q")
+
+# How background compiles went in this process, by outcome: "compiled",
+# "failed", "cannot travel", "does not pickle", "no server", "server died".
+outcomes: collections.Counter[str] = collections.Counter()
+
+
+def uses_process() -> bool:
+    """Whether background compiles go to the compile server.
+
+    ``SMART_JIT_COMPILE=process`` or ``thread`` decides; unset, the server is
+    used when this process may run on at least 2 CPUs.  Read on each
+    background compile (a few hundred nanoseconds), so tests and services can
+    switch it at run time.
+    """
+    mode = os.environ.get(MODE_VARIABLE, "").strip().lower()
+    if mode in ("thread", "process"):
+        return mode == "process" and _can_spawn()
+    if mode:
+        warnings.warn(
+            f"{MODE_VARIABLE}={mode!r} is not 'process' or 'thread'; using the default",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return _usable_cpus() >= 2 and _can_spawn()
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS: no affinity masks
+        return os.cpu_count() or 1
+
+
+def _can_spawn() -> bool:
+    # Pipes are inherited by file descriptor (pass_fds); an embedded
+    # interpreter may have no executable to start.
+    return os.name == "posix" and bool(sys.executable)
+
+
+# -- the parent's side ---------------------------------------------------------
+
+
+def compile(dispatcher: Any, argtypes: tuple[Any, ...]) -> Any:
+    """Compile *dispatcher*'s function for *argtypes* in the compile server.
+
+    Returns Numba's ``CompileResult``, rebuilt in this process and not yet
+    installed, or None when this compile must run on the thread instead: the
+    server is unavailable, the function or its result cannot travel, or Numba
+    failed to compile it there.  A failure is confirmed here because the
+    function may use what only this process has: an ``@overload`` registered
+    by its own module (which travelled by value, not imported), Numba settings
+    changed at run time.  Warnings Numba issued while compiling a result that
+    is used are issued again here.
+    """
+    try:
+        request = _dumps_by_value(
+            (
+                dispatcher.py_func,
+                dispatcher.locals,
+                dispatcher.targetoptions,
+                dispatcher._compiler.pipeline_class,
+                argtypes,
+            ),
+            home=dispatcher.py_func.__module__,
+        )
+    except Exception:  # a global, a default or a type that does not pickle
+        outcomes["does not pickle"] += 1
+        return None
+    server = _server()
+    if server is None:
+        outcomes["no server"] += 1
+        return None if not _shutting_down else _exiting()
+    from numba.core import event
+
+    # Listeners of Numba's compile event see this compile as if it ran here,
+    # from the request to the rebuilt result.  One that failed there ends
+    # with the exception, and the thread's compile that follows fires its own.
+    details = {"dispatcher": dispatcher, "args": argtypes, "return_type": None}
+    try:
+        with event.trigger_event("numba:compile", data=details):
+            reply = server.ask(request, prepare=lambda: _prepare(dispatcher.targetctx))
+            if reply is None:
+                outcomes["server died"] += 1
+                return None if not _shutting_down else _exiting()
+            kind, payload, caught = reply
+            if kind == "compiled":
+                try:
+                    cres = _rebuild(dispatcher.targetctx, payload)
+                except Exception:  # e.g. it names a module this process cannot import
+                    kind = "cannot travel"
+            outcomes[kind] += 1
+            if kind != "compiled":
+                raise _NotHere(f"{kind}: {payload}")
+    except _NotHere:
+        return None
+    for category, message, filename, lineno in caught:
+        warnings.warn_explicit(message, category, filename, lineno)
+    return cres
+
+
+class _NotHere(Exception):
+    """The compile process did not produce a result this process can use."""
+
+
+def _exiting() -> None:
+    """The process is exiting (the server was stopped at exit): do not start
+    a compile on the thread now."""
+    raise RuntimeError("the process is exiting")
+
+
+def _prepare(targetctx: Any) -> None:
+    """Initialise the target context while the server compiles: a rebuild
+    without it dies with ``Symbol not found: NRT_Free``.  Numba's cache does
+    the same before every load."""
+    from numba.core.compiler_lock import global_compiler_lock
+
+    with global_compiler_lock:
+        targetctx.refresh()
+
+
+def _rebuild(targetctx: Any, payload: bytes) -> Any:
+    from numba.core.compiler import CompileResult
+    from numba.core.compiler_lock import global_compiler_lock
+
+    reduced = pickle.loads(payload)
+    with global_compiler_lock:
+        targetctx.refresh()  # cheap once done (done by _prepare while waiting)
+        cres = CompileResult._rebuild(targetctx, *reduced)
+    # A fresh compile keeps its library's object code, so that the disk cache
+    # can store it; a rebuild hands it to LLVM and drops it.  Keep it, so that
+    # the result is like one compiled here (``cache=True`` writes it).
+    _name, _kind, (object_code, _bitcode) = reduced[0]
+    cres.library._compiled_object = object_code
+    return cres
+
+
+def _dumps_by_value(obj: Any, home: str) -> bytes:
+    """Numba's pickling, with every plain function of module *home* by value."""
+    import io
+
+    from numba.core import serialize
+
+    class ByValue(serialize.NumbaPickler):  # type: ignore[misc]
+        def reducer_override(self, obj: Any) -> Any:
+            if type(obj) is pytypes.FunctionType and obj.__module__ == home:
+                return self._dynamic_function_reduce(obj)
+            return super().reducer_override(obj)
+
+    with io.BytesIO() as buffer:
+        ByValue(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+        return buffer.getvalue()
+
+
+class _Server:
+    """One compile server process and the parent's ends of its pipes."""
+
+    def __init__(self) -> None:
+        to_server, self._requests = os.pipe()
+        self._replies, from_server = os.pipe()
+        lifeline, self._lifeline = os.pipe()
+        env = dict(os.environ, **{MODE_VARIABLE: "thread"})
+        try:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    _BOOTSTRAP,
+                    json.dumps([p for p in sys.path if isinstance(p, str)]),
+                    str(to_server),
+                    str(from_server),
+                    str(lifeline),
+                ],
+                pass_fds=(to_server, from_server, lifeline),
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        except BaseException:
+            for fd in (self._requests, self._replies, self._lifeline):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (to_server, from_server, lifeline):
+                os.close(fd)
+
+    def ask(self, request: bytes, prepare: Any = None) -> Any:
+        """Send *request*, run *prepare()* meanwhile, return the reply; None if
+        the server died (it is then retired)."""
+        try:
+            _send(self._requests, request)
+            if prepare is not None:
+                try:
+                    prepare()
+                except Exception:  # the rebuild will meet (and report) it again
+                    pass
+            return pickle.loads(_receive(self._replies))
+        except (OSError, EOFError, pickle.UnpicklingError):
+            _retire(self)
+            return None
+
+    def close_fds(self) -> None:
+        """Close the parent's ends, once: a number closed twice may by then
+        belong to another file."""
+        with _lock:
+            fds, self._requests, self._replies, self._lifeline = (
+                (self._requests, self._replies, self._lifeline),
+                -1,
+                -1,
+                -1,
+            )
+        for fd in fds:
+            if fd >= 0:
+                os.close(fd)
+
+    def stop(self) -> None:
+        self.close_fds()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+_lock = forksafe.lock()
+_current: _Server | None = None
+_last_start = -RESTART_INTERVAL  # time.monotonic() of the last start
+_started = 0  # servers started by this process (tests read it)
+_shutting_down = False
+_exit_hook_installed = False
+
+
+def _server() -> _Server | None:
+    """The running server; a new one if none runs and one may be started."""
+    global _current, _last_start, _started, _exit_hook_installed
+    with _lock:
+        if _shutting_down:
+            return None
+        if _current is not None:
+            return _current
+        now = time.monotonic()
+        if now - _last_start < RESTART_INTERVAL and _started:
+            return None  # the last one died recently: the thread compiles
+        _last_start = now
+        try:
+            _current = _Server()
+        except OSError:
+            return None
+        _started += 1
+        if not _exit_hook_installed:
+            atexit.register(_stop_at_exit)
+            _exit_hook_installed = True
+        return _current
+
+
+def _retire(server: _Server) -> None:
+    global _current
+    with _lock:
+        if _current is server:
+            _current = None
+    server.stop()
+
+
+def server_pid() -> int | None:
+    """The process id of the running compile server, if any."""
+    server = _current
+    return None if server is None else server.process.pid
+
+
+def _stop_at_exit() -> None:
+    global _shutting_down, _current
+    with _lock:
+        _shutting_down = True
+        server, _current = _current, None
+    if server is not None:
+        server.stop()
+
+
+def _forget_in_child() -> None:
+    """A forked child must not talk to its parent's server (a reply would go
+    to whichever process reads first), nor keep its lifeline open."""
+    global _current, _last_start, _started
+    if _current is not None:
+        _current.close_fds()
+        _orphans.append(_current)  # not ours to wait for; keep Popen quiet
+    _current = None
+    _last_start = -RESTART_INTERVAL
+    _started = 0
+    outcomes.clear()  # "in this process"
+
+
+_orphans: list[_Server] = []
+forksafe.in_child(_forget_in_child)
+
+
+# -- framing: a length, then a pickle ----------------------------------------
+
+
+def _send(fd: int, data: bytes) -> None:
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _receive(fd: int) -> bytes:
+    (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size))
+    return _read_exactly(fd, size)
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the other process closed its end")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+# -- the server's side ---------------------------------------------------------
+
+# Run with ``python -c``: the parent's sys.path first, so that the server
+# imports smart_jit, Numba and the user's modules from where the parent did.
+_BOOTSTRAP = (
+    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+    "from smart_jit.compile_process import _serve; _serve(*map(int, sys.argv[2:]))"
+)
+
+
+def _serve(requests: int, replies: int, lifeline: int) -> None:
+    """Compile what the parent sends until it closes the pipe or dies."""
+    threading.Thread(target=_exit_with_parent, args=(lifeline,), daemon=True).start()
+    while True:
+        try:
+            request = _receive(requests)
+        except EOFError:
+            os._exit(0)
+        _send(replies, pickle.dumps(_compile_request(request), pickle.HIGHEST_PROTOCOL))
+
+
+def _exit_with_parent(lifeline: int) -> None:
+    os.read(lifeline, 1)  # returns b"" when the parent's end closes: it exited or died
+    os._exit(0)  # a compile in progress included
+
+
+def _compile_request(request: bytes) -> tuple[str, Any, list[Any]]:
+    """``("compiled", payload, warnings Numba issued)``, ``("failed", why,
+    [])`` or ``("cannot travel", why, [])``."""
+    from numba.core import serialize
+    from numba.core.registry import CPUDispatcher
+
+    try:
+        py_func, locals, targetoptions, pipeline_class, argtypes = pickle.loads(request)
+    except Exception as exc:
+        return ("cannot travel", f"unpickling failed: {exc!r}", [])
+    _stand_in_for_home(py_func)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            dispatcher = CPUDispatcher(py_func, locals, targetoptions, pipeline_class)
+            dispatcher.compile(argtypes)
+            cres = dispatcher.overloads[tuple(argtypes)]
+        except Exception as exc:
+            return ("failed", f"{type(exc).__name__}: {exc}", [])
+    if any(not lifted.can_cache for lifted in cres.lifted) or cres.library.has_dynamic_globals:
+        return ("cannot travel", "Numba's cache would not store it", [])
+    try:
+        payload = serialize.dumps(cres._reduce())
+    except Exception as exc:
+        return ("cannot travel", f"pickling the result failed: {exc!r}", [])
+    return ("compiled", payload, _portable(caught))
+
+
+def _stand_in_for_home(py_func: Any) -> None:
+    """Give the function's module a stand-in made of the globals that came
+    with it, unless something imported the real one.
+
+    Numba looks the module up by name (its ``Environment`` of globals), and
+    would otherwise import it here from disk: running its top level in the
+    server, as it is on disk now, or failing and naming the function's module
+    ``<dynamic>``, which the parent then cannot import.
+    """
+    name = py_func.__module__
+    module = sys.modules.get(name) if name else None
+    if name and (module is None or getattr(module, "__smart_jit_stand_in__", False)):
+        if module is None:
+            module = sys.modules[name] = pytypes.ModuleType(name)
+            module.__smart_jit_stand_in__ = True  # type: ignore[attr-defined]
+        module.__dict__.update(py_func.__globals__)
+
+
+def _portable(caught: list[warnings.WarningMessage]) -> list[Any]:
+    """The warnings as (category, message, filename, lineno), those that pickle."""
+    portable = []
+    for each in caught:
+        item = (each.category, str(each.message), each.filename, each.lineno)
+        try:
+            pickle.dumps(item)
+        except Exception:
+            continue
+        portable.append(item)
+    return portable
