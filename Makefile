@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/dispatch.py || status=1; \
 	$(PY) benchmarks/sum_fast.py || status=1; \
 	$(PY) benchmarks/background.py || status=1; \
+	$(PY) benchmarks/pickling.py || status=1; \
 	exit $$status
 
 $(STAMP): pyproject.toml

@@ -77,3 +77,31 @@ STALL = Stall(4)
 
 def adds_stall(x):
     return x + STALL
+
+
+def call_counting_compiles(f, *args):
+    """In a worker: call *f*; its result, how many compiles Numba started
+    meanwhile, and the signatures *f* then has."""
+    from numba.core import event
+
+    recorder = event.RecordingListener()
+    with event.install_listener("numba:compile", recorder):
+        result = f(*args)
+    compiles = sum(1 for _, e in recorder.buffer if e.is_start)
+    return result, compiles, [tuple(map(str, s)) for s in f.signatures]
+
+
+def unpickle_counting_compiles(data, *args):
+    """In a worker: unpickle a dispatcher (cloudpickle's bytes load with
+    pickle) and call it with *args*; the compiles Numba started while
+    unpickling, the result, and the compiles the call started."""
+    import pickle
+
+    from numba.core import event
+
+    recorder = event.RecordingListener()
+    with event.install_listener("numba:compile", recorder):
+        f = pickle.loads(data)
+    at_unpickling = sum(1 for _, e in recorder.buffer if e.is_start)
+    result, at_call, _ = call_counting_compiles(f, *args)
+    return at_unpickling, result, at_call

@@ -33,3 +33,12 @@ def test_dask_example_takes_both_paths():
     assert len(lines) == 4
     assert "100 elements" in lines[0] and "(interpreted in its worker)" in lines[0]
     assert "200,000 elements" in lines[3] and "(compiled in its worker)" in lines[3]
+
+
+def test_dask_compile_once_example_compiles_in_no_worker():
+    out = run("dask_compile_once.py")
+    assert out.returncode == 0, out.stderr
+    without, with_code = out.stdout.splitlines()
+    assert without.startswith("pickled without the code (as Numba): compile CPU in the workers")
+    assert float(without.split("workers ")[1].split(" s")[0]) > 0.1
+    assert with_code.startswith("pickled with the code: compile CPU in the workers 0.00 s")

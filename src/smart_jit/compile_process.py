@@ -45,7 +45,7 @@ import types as pytypes
 import warnings
 from typing import Any
 
-from . import forksafe
+from . import compiled_code, forksafe
 
 MODE_VARIABLE = "SMART_JIT_COMPILE"  # "process", "thread", or unset: process if 2+ CPUs
 RESTART_INTERVAL = 60.0  # seconds between starts of a server after one died
@@ -138,7 +138,7 @@ def compile(dispatcher: Any, argtypes: tuple[Any, ...]) -> Any:
             kind, payload, caught = reply
             if kind == "compiled":
                 try:
-                    cres = _rebuild(dispatcher.targetctx, payload)
+                    cres = compiled_code.from_bytes(dispatcher.targetctx, payload)
                 except Exception:  # e.g. it names a module this process cannot import
                     kind = "cannot travel"
             outcomes[kind] += 1
@@ -169,22 +169,6 @@ def _prepare(targetctx: Any) -> None:
 
     with global_compiler_lock:
         targetctx.refresh()
-
-
-def _rebuild(targetctx: Any, payload: bytes) -> Any:
-    from numba.core.compiler import CompileResult
-    from numba.core.compiler_lock import global_compiler_lock
-
-    reduced = pickle.loads(payload)
-    with global_compiler_lock:
-        targetctx.refresh()  # cheap once done (done by _prepare while waiting)
-        cres = CompileResult._rebuild(targetctx, *reduced)
-    # A fresh compile keeps its library's object code, so that the disk cache
-    # can store it; a rebuild hands it to LLVM and drops it.  Keep it, so that
-    # the result is like one compiled here (``cache=True`` writes it).
-    _name, _kind, (object_code, _bitcode) = reduced[0]
-    cres.library._compiled_object = object_code
-    return cres
 
 
 def _dumps_by_value(obj: Any, home: str) -> bytes:
@@ -396,7 +380,6 @@ def _exit_with_parent(lifeline: int) -> None:
 def _compile_request(request: bytes) -> tuple[str, Any, list[Any]]:
     """``("compiled", payload, warnings Numba issued)``, ``("failed", why,
     [])`` or ``("cannot travel", why, [])``."""
-    from numba.core import serialize
     from numba.core.registry import CPUDispatcher
 
     try:
@@ -412,12 +395,10 @@ def _compile_request(request: bytes) -> tuple[str, Any, list[Any]]:
             cres = dispatcher.overloads[tuple(argtypes)]
         except Exception as exc:
             return ("failed", f"{type(exc).__name__}: {exc}", [])
-    if any(not lifted.can_cache for lifted in cres.lifted) or cres.library.has_dynamic_globals:
-        return ("cannot travel", "Numba's cache would not store it", [])
-    try:
-        payload = serialize.dumps(cres._reduce())
-    except Exception as exc:
-        return ("cannot travel", f"pickling the result failed: {exc!r}", [])
+    payload = compiled_code.to_bytes(cres)
+    if payload is None:
+        why = compiled_code.why_not_portable(cres) or "it does not pickle"
+        return ("cannot travel", why, [])
     return ("compiled", payload, _portable(caught))
 
 

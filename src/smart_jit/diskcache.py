@@ -13,15 +13,28 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from numba.core.caching import FunctionCache
+from numba.core.caching import CompileResultCacheImpl, FunctionCache
 from numba.core.errors import NumbaWarning
 
+from . import compiled_code
 from .argtypes import is_immutable
+
+
+class _ResultsThatTravel(CompileResultCacheImpl):  # type: ignore[misc]
+    """Numba's way of storing compile results, except that a result loaded
+    from disk keeps its object code, so that it can travel in a pickle."""
+
+    def rebuild(self, target_context: Any, payload: Any) -> Any:
+        cres = super().rebuild(target_context, payload)
+        compiled_code.keep_object_code(cres, payload)
+        return cres
 
 
 class TolerantCache(FunctionCache):  # type: ignore[misc]
     """Numba's on-disk cache, where an unreadable or unwritable file is a
     cache miss with a warning, not a failed call."""
+
+    _impl_class = _ResultsThatTravel
 
     def load_overload(self, sig: Any, target_context: Any) -> Any:
         try:

@@ -25,13 +25,13 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from numba._dispatcher import compute_fingerprint
-from numba.core import compiler, types
+from numba.core import compiler, sigutils, types
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import OmittedArg
 from numba.core.registry import CPUDispatcher
 from numba.core.types import Omitted  # type: ignore[attr-defined]
 
-from . import argtypes, background, events, forksafe
+from . import argtypes, background, compiled_code, events, forksafe, shipping
 from .action import Action, PolicyArgumentError
 from .argtypes import (
     class_key,
@@ -106,6 +106,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         self._seen: dict[Any, _Seen] = {}  # type key -> what is known of those types
         self._conversions: dict[tuple[types.Type, ...], Any] = {}
         self._generation = 0
+        self._arrived = shipping.Arrived()  # compiled code a pickle brought
+        self._shippable: dict[tuple[types.Type, ...], Any] = {}  # see shipping.pack
         params = list(self._compiler.pysig.parameters.values())
         self._has_stararg = bool(params) and params[-1].kind == params[-1].VAR_POSITIONAL
         self._plain_args = not py_func.__defaults__ and not self._has_stararg
@@ -209,6 +211,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             on_compile_error=self.on_compile_error,
             background=self.background,
             cache=self._miss_stamp is not None,
+            **shipping.pack(self),
         )
         return states
 
@@ -226,9 +229,11 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         on_compile_error: Action | None = None,
         background: bool = False,
         cache: bool = False,
+        code: Any = None,
+        failures: Any = (),
     ) -> SmartDispatcher:
         try:
-            return cls._memo[uuid]  # type: ignore[no-any-return]
+            return cls._memo[uuid]  # type: ignore[no-any-return]  # arrived before
         except KeyError:
             pass
         self = cls(
@@ -243,10 +248,49 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         if cache:
             self.enable_caching()
         self._set_uuid(uuid)
+        self._arrived.add(self.targetctx, code, failures)
         for sig in sigs:
-            self.compile(sig)
+            self.compile(sig)  # from the code that arrived, if it did
         self._can_compile = can_compile
         return self
+
+    def compile(self, sig: Any) -> Any:
+        """Numba's ``compile``, using compiled code a pickle brought first."""
+        if self._arrived.code:
+            args, _ = sigutils.normalize_signature(sig)
+            cres = self._install_arrived(tuple(args))
+            if cres is not None:
+                return cres.entry_point
+        return super().compile(sig)
+
+    def _install_arrived(self, argtypes: tuple[types.Type, ...]) -> Any:
+        """Install the overload for *argtypes* that a pickle brought, if any."""
+        with global_compiler_lock:  # one thread rebuilds; the others find it installed
+            existing = self.overloads.get(argtypes)
+            if existing is not None:
+                return existing
+            data = self._arrived.take(argtypes)
+            if data is None:
+                return None
+            try:
+                cres = compiled_code.from_bytes(self.targetctx, data)
+            except Exception:  # it cannot be rebuilt here: compile as Numba would
+                return None
+            self._install(cres)
+            self._cache.save_overload(argtypes, cres)  # a no-op without cache=True
+            return cres
+
+    def _install(self, cres: Any) -> Any:
+        """Add a result compiled elsewhere (disk cache, compile process, a
+        pickle) as Numba adds a disk-cache hit; an overload already there wins."""
+        with global_compiler_lock:
+            existing = self.overloads.get(tuple(cres.signature.args))
+            if existing is not None:
+                return existing
+            if not cres.objectmode:
+                self.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+            self.add_overload(cres)
+            return cres
 
     # -- the miss path -------------------------------------------------------
 
@@ -327,8 +371,12 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         cres = self.overloads.get(argtypes)
         if cres is None and not self._numba_can_compile:
             cres = self._find_conversion(argtypes)
+        if cres is None and self._arrived.code:
+            cres = self._install_arrived(argtypes)
         if cres is None and self._miss_stamp is not None:
             cres = self._load_from_disk(argtypes)
+        if cres is None and self._arrived.failures:
+            seen.failure = seen.failure or self._arrived.failures.get(argtypes)
         if cres is not None:
             seen.entry, seen.stamp = cres.entry_point, None
         elif generation == self._generation:
@@ -384,10 +432,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             if cres is None:
                 return None
             self._cache_hits[argtypes] += 1
-            if not cres.objectmode:
-                self.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
-            self.add_overload(cres)
-            return cres
+            return self._install(cres)
 
     def _select(self, argtypes: tuple[Any, ...], declared: list[Any]) -> Any:
         """The index of the overload Numba's type manager picks, None, or _AMBIGUOUS."""
@@ -487,12 +532,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         if cres is None:
             return False
         with global_compiler_lock:
-            if argtypes in self.overloads:  # compiled meanwhile, by a foreground call
-                return True
-            if not cres.objectmode:
-                self.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
-            self.add_overload(cres)
-            self._cache.save_overload(argtypes, cres)  # a no-op without cache=True
+            if self._install(cres) is cres:  # not compiled meanwhile by a foreground call
+                self._cache.save_overload(argtypes, cres)  # a no-op without cache=True
         return True
 
     def _forget_background(self) -> None:
@@ -510,8 +551,11 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     def recompile(self) -> None:
         """Numba's ``recompile``, once this function's queued background
         compiles are done: they would otherwise add their overloads after it,
-        where ``wait_compiled()`` no longer sees them."""
+        where ``wait_compiled()`` no longer sees them.  Compiled code that a
+        pickle brought and that is not installed yet is dropped: recompiling
+        means compiling here, with the globals as they are now."""
         self.wait_compiled()
+        self._arrived.code.clear()
         super().recompile()
 
     def _run_compiled(self, entry: Any, args: tuple[Any, ...]) -> Any:

@@ -1,0 +1,83 @@
+"""Compiled overloads as bytes, and back: what Numba's on-disk cache stores.
+
+Two things move compiled code between processes: the compile process sends
+its results to the serving process, and a pickled dispatcher carries its
+overloads to workers.  Both use the form Numba's cache uses
+(``CompileResult._reduce()``, pickled), its rules for what may be stored, and
+its rules for when a stored result may run elsewhere: the same Numba version
+and Python version, and the same target (LLVM triple, CPU name and CPU
+features: ``codegen.magic_tuple()``, part of every cache index key).
+"""
+
+from __future__ import annotations
+
+import functools
+import pickle
+import sys
+from typing import Any
+
+
+def why_not_portable(cres: Any) -> str | None:
+    """Why Numba's cache would not store *cres* (None if it would):
+    ``CompileResultCacheImpl.check_cachable``'s rules, without its warning."""
+    if any(not lifted.can_cache for lifted in cres.lifted):
+        return "it uses lifted code"
+    if cres.library.has_dynamic_globals:
+        return "it uses dynamic globals (such as ctypes pointers and large global arrays)"
+    return None
+
+
+def to_bytes(cres: Any) -> bytes | None:
+    """*cres* as bytes, or None if it cannot travel."""
+    from numba.core import serialize
+
+    if why_not_portable(cres) is not None:
+        return None
+    try:
+        return serialize.dumps(cres._reduce())  # type: ignore[no-any-return]
+    except Exception:  # a library that no longer has its object code
+        return None
+
+
+def from_bytes(targetctx: Any, data: bytes) -> Any:
+    """The ``CompileResult`` that :func:`to_bytes` gave, rebuilt here."""
+    from numba.core.compiler import CompileResult
+    from numba.core.compiler_lock import global_compiler_lock
+
+    reduced = pickle.loads(data)
+    with global_compiler_lock:
+        # Without it, a fresh process dies with "Symbol not found: NRT_Free".
+        # Numba's cache does the same before every load; cheap once done.
+        targetctx.refresh()
+        cres = CompileResult._rebuild(targetctx, *reduced)
+    keep_object_code(cres, reduced)
+    return cres
+
+
+def keep_object_code(cres: Any, reduced: tuple[Any, ...]) -> None:
+    """Put back the object code a rebuild handed to LLVM.
+
+    A fresh compile keeps its library's object code, so that it can be
+    serialized (``cache=True``); a rebuild gives it to LLVM, which drops it.
+    With it back, a rebuilt result can be cached and shipped again, like one
+    compiled here.  *reduced* is what ``CompileResult._reduce()`` returned.
+    """
+    _name, kind, data = reduced[0]
+    if kind == "object":
+        object_code, _bitcode = data
+        cres.library._compiled_object = object_code
+
+
+def target(targetctx: Any) -> tuple[Any, ...]:
+    """Where compiled code may run: Numba's and Python's versions and the
+    codegen's ``magic_tuple()``.  Code may only run where this is equal."""
+    return _target_of(targetctx.codegen())
+
+
+@functools.cache  # a codegen per target, alive for the process
+def _target_of(codegen: Any) -> tuple[Any, ...]:
+    import numba
+
+    # magic_tuple() asks LLVM for the host CPU's name and features: 90 us,
+    # on every pickling of every dispatcher otherwise.
+    return (numba.__version__, sys.version_info[:2], codegen.magic_tuple())
