@@ -16,7 +16,6 @@ from typing import Any
 from numba.core.caching import CompileResultCacheImpl, FunctionCache
 from numba.core.errors import NumbaWarning
 
-from . import compiled_code
 from .argtypes import is_immutable
 
 
@@ -25,6 +24,8 @@ class _ResultsThatTravel(CompileResultCacheImpl):  # type: ignore[misc]
     from disk keeps its object code, so that it can travel in a pickle."""
 
     def rebuild(self, target_context: Any, payload: Any) -> Any:
+        from . import compiled_code
+
         cres = super().rebuild(target_context, payload)
         compiled_code.keep_object_code(cres, payload)
         return cres

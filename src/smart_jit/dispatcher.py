@@ -31,7 +31,7 @@ from numba.core.dispatcher import OmittedArg
 from numba.core.registry import CPUDispatcher
 from numba.core.types import Omitted  # type: ignore[attr-defined]
 
-from . import argtypes, background, compiled_code, events, forksafe, shipping
+from . import argtypes, background, events, forksafe, shipping
 from .action import Action, PolicyArgumentError
 from .argtypes import (
     class_key,
@@ -272,6 +272,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             data = self._arrived.take(argtypes)
             if data is None:
                 return None
+            from . import compiled_code  # not at import: only pickles bring code
+
             try:
                 cres = compiled_code.from_bytes(self.targetctx, data)
             except Exception:  # it cannot be rebuilt here: compile as Numba would

@@ -20,8 +20,6 @@ import os
 import zlib
 from typing import Any
 
-from . import compiled_code
-
 SWITCH = "SMART_JIT_PICKLE_CODE"  # "0", "no", "false" or "off": ship no code
 
 
@@ -41,6 +39,8 @@ def pack(dispatcher: Any) -> dict[str, Any]:
     states: dict[str, Any] = {"failures": failures}
     if not ships_code():
         return states
+    from . import compiled_code  # not at import: only pickling needs it
+
     made = dispatcher._shippable  # argument types -> (the overload, its bytes or None)
     code = []
     for argtypes, cres in list(dispatcher.overloads.items()):
@@ -74,6 +74,8 @@ class Arrived:
             self.failures.setdefault(tuple(argtypes), why)
         if not code:
             return
+        from . import compiled_code
+
         where, overloads = code
         if where != compiled_code.target(targetctx):
             self.incompatible = where  # compile here, as Numba would
