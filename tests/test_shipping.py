@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import cloudpickle
@@ -142,14 +144,20 @@ def test_code_that_arrived_can_travel_on():
     assert [args for args, _ in again["code"][1]] == [(numba.int64,)]
 
 
-def test_cache_true_worker_installs_and_writes_its_cache(tmp_path):
-    (tmp_path / "cached_mod.py").write_text(
+def cached_module(tmp_path, name, function, body, cache_dir):
+    """Write module *name* with a ``cache=True`` smart function; the
+    environment a fresh interpreter needs to import it."""
+    (tmp_path / f"{name}.py").write_text(
         "from smart_jit import jit, Action\n"
         "@jit(use_jit=lambda x: Action.JIT, cache=True)\n"
-        "def tripled(x):\n"
-        "    return x * 3\n"
+        f"def {function}(x):\n"
+        f"    return {body}\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(tmp_path), NUMBA_CACHE_DIR=str(tmp_path / "parent"))
+    return dict(os.environ, PYTHONPATH=str(tmp_path), NUMBA_CACHE_DIR=str(tmp_path / cache_dir))
+
+
+def test_cache_true_worker_installs_and_writes_its_cache(tmp_path):
+    env = cached_module(tmp_path, "cached_mod", "tripled", "x * 3", "parent")
     script = f"""
 import multiprocessing, os, sys
 from concurrent.futures import ProcessPoolExecutor
@@ -164,9 +172,6 @@ if __name__ == "__main__":
         print(pool.submit(call_counting_compiles, tripled, 2).result())
 """
     (tmp_path / "main.py").write_text(script)
-    import subprocess
-    import sys
-
     out = subprocess.run(
         [sys.executable, str(tmp_path / "main.py")], env=env, capture_output=True, text=True
     )
@@ -192,16 +197,7 @@ def test_dask_workers_run_the_client_s_code_without_compiling():
 
 
 def test_an_overload_loaded_from_the_disk_cache_travels_too(tmp_path):
-    (tmp_path / "disk_mod.py").write_text(
-        "from smart_jit import jit, Action\n"
-        "@jit(use_jit=lambda x: Action.JIT, cache=True)\n"
-        "def plus_two(x):\n"
-        "    return x + 2\n"
-    )
-    import subprocess
-    import sys
-
-    env = dict(os.environ, PYTHONPATH=str(tmp_path), NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env = cached_module(tmp_path, "disk_mod", "plus_two", "x + 2", "cache")
     code = (
         "import pickle, sys; from disk_mod import plus_two; plus_two(1);"
         "print(plus_two.stats.cache_hits, 'code' in plus_two._reduce_states())"
