@@ -42,16 +42,18 @@ def pack(dispatcher: Any) -> dict[str, Any]:
     from . import compiled_code  # not at import: only pickling needs it
 
     made = dispatcher._shippable  # argument types -> (the overload, its bytes or None)
-    code = []
+    kept, code = {}, []  # only current overloads are kept (not those a recompile dropped)
     for argtypes, cres in list(dispatcher.overloads.items()):
         known = made.get(argtypes)
         if known is None or known[0] is not cres:
             data = compiled_code.to_bytes(cres)
             # Compressed once here (0.8 ms for 80 kB, to 36 kB), unpacked once
             # per receiving process: less to send with every task.
-            known = made[argtypes] = (cres, None if data is None else zlib.compress(data, 1))
+            known = (cres, None if data is None else zlib.compress(data, 1))
+        kept[argtypes] = known
         if known[1] is not None:
             code.append((argtypes, known[1]))
+    dispatcher._shippable = kept
     if code:
         states["code"] = (compiled_code.target(dispatcher.targetctx), code)
     return states
