@@ -44,6 +44,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/sum_fast.py || status=1; \
 	$(PY) benchmarks/background.py || status=1; \
 	$(PY) benchmarks/pickling.py || status=1; \
+	$(PY) benchmarks/compile_costs.py || status=1; \
+	$(PY) benchmarks/policies.py || status=1; \
 	exit $$status
 
 $(STAMP): pyproject.toml

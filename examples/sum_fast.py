@@ -1,6 +1,9 @@
 """The seed's example: small arrays run in the interpreter, big ones compiled.
 
-Each call prints which way it ran, from smart_jit's execution events.
+Each call prints which way it ran, from smart_jit's execution events.  Then
+the same function with ``policies.adaptive()``, which needs no threshold: it
+interprets a signature until that has cost what compiling it would, and
+compiles at once a call predicted to cost more than the compile by itself.
 """
 
 import warnings
@@ -8,7 +11,8 @@ import warnings
 import numpy as np
 from numba.core import event
 
-from smart_jit import Action, NumbaInterpreterModeWarning, jit
+from smart_jit import Action, NumbaInterpreterModeWarning, jit, report
+from smart_jit.policies import adaptive
 
 
 def use_jit_sum_fast(A):
@@ -53,6 +57,18 @@ def main():
                     print(f"    {w.category.__name__}: {w.message}")
     print(f"sum_fast.signatures = {[tuple(map(str, s)) for s in sum_fast.signatures]}")
     print("The second A_small call ran compiled: an overload for its type existed by then.")
+    show_adaptive(A_small)
+
+
+def show_adaptive(A_small):
+    """The seed's kernel under adaptive(): no size to guess."""
+    tuned = jit(fastmath=True, use_jit=adaptive())(sum_fast.py_func)
+    for _ in range(2_000):  # float64: interpreted until that cost a compile
+        tuned(A_small)
+    tuned(np.arange(3_000_000, dtype=np.float32))  # one huge call: compiled at once
+    print("\nThe same kernel with use_jit=adaptive(), 2,000 calls on A_small, then one")
+    print("call on 3,000,000 float32 elements:")
+    print(report(tuned))
 
 
 if __name__ == "__main__":

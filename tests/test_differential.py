@@ -8,9 +8,10 @@ Examples are derandomized (see conftest): the same inputs on every run.
 ones.
 
 Hypothesis generates 50 inputs per kernel; each is checked under four actions
-(12 kernels x 50 x 4 = 2,400 cases per run), once with event listeners
-installed (matched calls routed through Python) and once without (Numba's C
-fast path).
+and ``policies.adaptive()`` (14 kernels x 50 x 5 = 3,500 cases per run), once
+with event listeners installed (matched calls routed through Python) and once
+without (Numba's C fast path; not for adaptive, whose way is known only from
+the event).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from smart_jit import Action, jit
+from smart_jit.policies import adaptive
 
 EXAMPLES = 50
 ACTIONS = (Action.JIT, Action.INTERPRETER, Action.BACKGROUND_JIT, Action.RAISE_EXCEPTION)
@@ -186,7 +188,13 @@ def assert_same(got, want):
 
 
 def make_dispatchers(func):
-    return {action: jit(use_jit=lambda *a, _action=action: _action)(func) for action in ACTIONS}
+    dispatchers = {
+        action: jit(use_jit=lambda *a, _action=action: _action)(func) for action in ACTIONS
+    }
+    # A learning policy that interprets a few calls of each signature and then
+    # compiles: whichever way a call ran, it agrees with that way's oracle.
+    dispatchers["adaptive"] = jit(use_jit=adaptive(compile_cost=2e-5))(func)
+    return dispatchers
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))
@@ -218,6 +226,11 @@ def test_smart_jit_agrees_with_python(name):
                 else:
                     result = f(*args, **kwargs)
             kinds = rec.kinds()
+            if action == "adaptive":
+                [(kind, count)] = kinds.items()
+                assert count == 1
+                assert_same(result, oracle[kind])
+                continue
             if action is Action.BACKGROUND_JIT:
                 [(kind, count)] = kinds.items()  # interpreted, or compiled by now
                 assert count == 1
@@ -233,3 +246,5 @@ def test_smart_jit_agrees_with_python(name):
 
     check()
     assert seen["examples"] >= EXAMPLES * 0.8
+    learning = dispatchers["adaptive"]
+    assert learning.fallbacks() and learning.signatures  # it took both ways

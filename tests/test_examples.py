@@ -24,6 +24,14 @@ def test_sum_fast_demo_shows_interpreted_then_compiled():
     assert lines[2].startswith("sum_fast(A_big)") and lines[2].endswith("JIT-compiled")
     assert lines[3].startswith("sum_fast(A_small)") and lines[3].endswith("JIT-compiled")
     assert "('array(float64, 1d, C)',)" in lines[4]
+    adaptive_part = out.stdout.split("use_jit=adaptive()", 1)[1]
+    assert "  array(float64, 1d, C): " in adaptive_part
+    assert "; switched to JIT at call " in adaptive_part  # 2,000 small calls: compiled
+    assert "why: interpreted time reached the compile estimate" in adaptive_part
+    assert "  array(float32, 1d, C): 0 calls interpreted (0 s); switched to JIT at call 1" in (
+        adaptive_part
+    )
+    assert "why: that call alone was predicted to cost more than the compile" in adaptive_part
 
 
 def test_dask_example_takes_both_paths():

@@ -16,7 +16,7 @@ import pytest
 from numba.core import event
 
 from smart_jit import Action, jit
-from smart_jit.policies import after_calls
+from smart_jit.policies import adaptive, after_calls
 
 FORKS = 12
 CHILD_TIMEOUT = 60.0
@@ -75,12 +75,25 @@ def hammer_policies(stop):
             f(value)
 
 
+def hammer_adaptive(stop):
+    # Interpreted calls timed into the policy's account (its lock), and
+    # compiles recorded by compile_costs (its lock, inside the compiler lock).
+    learning = jit(use_jit=adaptive(compile_cost=10**9))(lambda a: a)
+    for n in itertools.count():
+        if stop.is_set():
+            return
+        learning(n)
+        compiling = jit(use_jit=adaptive(compile_cost=0))(adder(n))
+        assert compiling(0.5) == 0.5 + n
+
+
 HAMMERS = [
     hammer_listeners,
     hammer_decoration,
     hammer_foreground_compiles,
     hammer_background_compiles,
     hammer_policies,
+    hammer_adaptive,
 ]
 
 
@@ -94,6 +107,8 @@ def child_work():
     with event.install_listener("jit_execution", recorder):
         assert f(2) == 3
     assert len(recorder.buffer) == 2
+    k = jit(use_jit=adaptive(compile_cost=0))(lambda a: a * 2)
+    assert k(4) == 8 and len(k.signatures) == 1 and "switched to JIT" in k.use_jit.report()
     h = jit(background=True)(lambda a: a * 3)
     assert h(2) == 6
     assert h.wait_compiled(CHILD_TIMEOUT) and len(h.signatures) == 1

@@ -41,3 +41,17 @@ def test_policies_are_not_imported_by_import_smart_jit():
     code = "import sys, smart_jit; print('smart_jit.policies' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from smart_jit.policies import adaptive; print(adaptive())",
+        "from smart_jit import policies; print(policies.adaptive())",
+        "import smart_jit; print(smart_jit.policies.adaptive())",
+    ],
+)
+def test_adaptive_imports_in_a_fresh_interpreter(code):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "adaptive()"

@@ -22,6 +22,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from time import perf_counter
 from typing import Any, NamedTuple
 
 from numba._dispatcher import compute_fingerprint
@@ -98,12 +99,12 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     ) -> None:
         self._compile_anyway = threading.local()
         super().__init__(py_func, locals, targetoptions, pipeline_class)
+        self._seen: dict[Any, _Seen] = {}  # type key -> what is known of those types
         self.use_jit = use_jit
         self.warn_on_fallback = warn_on_fallback
         self.on_compile_error = on_compile_error
         self.background = background
         self._miss_stamp: MissStamp | None = None  # with cache=True
-        self._seen: dict[Any, _Seen] = {}  # type key -> what is known of those types
         self._conversions: dict[tuple[types.Type, ...], Any] = {}
         self._generation = 0
         self._arrived = shipping.Arrived()  # compiled code a pickle brought
@@ -113,6 +114,20 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         self._plain_args = not py_func.__defaults__ and not self._has_stararg
         with _table_lock:
             _live.add(self)
+
+    @property
+    def use_jit(self) -> Callable[..., Action] | None:
+        """The policy asked on each call no compiled overload matches."""
+        return self._use_jit
+
+    @use_jit.setter
+    def use_jit(self, policy: Callable[..., Action] | None) -> None:
+        # A policy that learns (policies.adaptive) hands out one decision-maker
+        # per signature, whose interpreted calls this dispatcher times.
+        self._use_jit = policy
+        self._learns = callable(getattr(policy, "learner", None))
+        for seen in list(self._seen.values()):
+            seen.learner = None
 
     # -- Numba's view of the dispatcher ------------------------------------
 
@@ -317,17 +332,20 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         if seen.pending is not None:
             background.let_compile_run()
             return self._interpret(seen, call_args, REASON_BACKGROUND)
-        use_jit = self.use_jit
+        use_jit = self._use_jit
+        learner = None
         if use_jit is None:
             action = self._default_action()
         else:
+            if self._learns:
+                use_jit = learner = seen.learner or self._learner(seen, call_args)
             try:
                 action = use_jit(*call_args)
             except PolicyArgumentError as exc:  # a ready-made policy: name the function
                 name = self.py_func.__qualname__
                 raise PolicyArgumentError(f"use_jit of {name}: {exc}") from None
         if action is _INTERPRETER:
-            return self._interpret(seen, call_args, REASON_POLICY)
+            return self._interpret(seen, call_args, REASON_POLICY, learner=learner)
         if action is _JIT and not self.background:
             return self._jit(seen, args, call_args)
         if action is _JIT or action is _BACKGROUND_JIT:
@@ -338,6 +356,13 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             f"use_jit of {self.py_func.__qualname__} returned {action!r}; "
             f"expected one of {', '.join(str(a) for a in Action)}"
         )
+
+    def _learner(self, seen: _Seen, call_args: tuple[Any, ...]) -> Any:
+        """The learning policy's decision-maker for these types, given the
+        types already computed (as reported, and as Numba compiles them)."""
+        argtypes = self._reported_types(seen, call_args)
+        seen.learner = self._use_jit.learner(self, argtypes, seen.folded_types)  # type: ignore[union-attr]
+        return seen.learner
 
     @staticmethod
     def _typecodes(args: tuple[Any, ...]) -> tuple[int, ...]:
@@ -575,9 +600,11 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         stacklevel: int = 3,
         now: bool = False,
         announced: bool = False,
+        learner: Any = None,
     ) -> Any:
         """Announce, count and run the Python function for this call (*now*,
-        or by the C caller).  One method call on the hot interpreted path."""
+        or by the C caller; now and timed for a *learner*).  One method call
+        on the hot interpreted path."""
         if self.warn_on_fallback and not announced:
             self._announce(seen, call_args, stacklevel + 1, reason)
         counter = seen.counts.get(reason)
@@ -585,6 +612,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             self._reported_types(seen, call_args)
             counter = seen.counts.setdefault(reason, itertools.count())
         next(counter)
+        if learner is not None:
+            return _returning(self._run_timed(learner, call_args))
         if _listeners.get(events.INTERPRETER_EXECUTION):
             data = {"dispatcher": self, "args": call_args}
             return _returning(
@@ -593,6 +622,19 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         if self._plain_args and not now:
             return self.py_func
         return _returning(self.py_func(*call_args))
+
+    def _run_timed(self, learner: Any, call_args: tuple[Any, ...]) -> Any:
+        """Run the Python function and tell *learner* how long it took (also
+        when it raised: the time was spent)."""
+        start = perf_counter()
+        try:
+            if _listeners.get(events.INTERPRETER_EXECUTION):
+                data = {"dispatcher": self, "args": call_args}
+                kind = events.INTERPRETER_EXECUTION
+                return events.run_with_event(kind, data, self.py_func, call_args)
+            return self.py_func(*call_args)
+        finally:
+            learner.interpreted_call(call_args, perf_counter() - start)
 
     def _announce(
         self, seen: _Seen, call_args: tuple[Any, ...], stacklevel: int, reason: str = ""
@@ -636,7 +678,16 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 class _Seen:
     """What one dispatcher knows about one argument-type signature."""
 
-    __slots__ = ("entry", "stamp", "failure", "pending", "counts", "argtypes", "folded_types")
+    __slots__ = (
+        "entry",
+        "stamp",
+        "failure",
+        "pending",
+        "counts",
+        "argtypes",
+        "folded_types",
+        "learner",
+    )
 
     def __init__(self) -> None:
         self.entry: Any = None  # the compiled entry point Numba would run
@@ -646,6 +697,7 @@ class _Seen:
         self.counts: dict[str, itertools.count[int]] = {}  # reason -> interpreted calls
         self.argtypes: Any = None  # Numba types of the call, as reported
         self.folded_types: Any = None  # Numba types of the folded arguments
+        self.learner: Any = None  # a learning policy's decision-maker for them
 
 
 def count_of(counter: itertools.count[int]) -> int:

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .action import Action, PolicyArgumentError
+from .adaptive import adaptive
 from .argtypes import typeof_arg
 
-__all__ = ["after_calls", "always", "by_type", "min_size"]
+__all__ = ["adaptive", "after_calls", "always", "by_type", "min_size"]
 
 
 def _check_count(policy: str, name: str, value: Any) -> int:

@@ -1,0 +1,288 @@
+"""``policies.adaptive()``: interpret until interpreting has cost what compiling would.
+
+The ski-rental rule, per argument-type signature: while the time spent
+interpreting calls of these types, plus what this call is predicted to cost, is
+below the compile's estimated cost, interpret; then compile.  Whatever the
+calls turn out to be, the total is then at most twice the better of "compile at
+once" and "never compile", if the estimate is right (and within 1 + the
+estimate's error factor when it is not).
+
+The dispatcher serves this policy what it needs (``SmartDispatcher`` asks
+``learner(dispatcher, argtypes, folded)`` once per signature, then calls the
+returned object instead of the policy): the argument types it already
+computed, and the time of each interpreted call of those types, measured only
+for functions whose policy learns.  Compile costs come from ``compile_costs``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import weakref
+from typing import Any, NamedTuple
+
+import numpy as np
+from numba.core import types
+
+from . import compile_costs, forksafe
+from .action import Action
+from .argtypes import typeof_arg
+
+# Before a signature's first timed call: seconds per array element, for a
+# function whose bytecode loops (a Python loop over elements costs 0.2 to 1 us
+# per element, measured) and for one that does not (NumPy's own speed).
+PRIOR_PER_ELEMENT_LOOPING = 2e-7
+PRIOR_PER_ELEMENT = 2e-9
+PRIOR_PER_CALL = 2e-6
+DEFAULT_COMPILE_COST = 0.5  # seconds, for a policy used outside a dispatcher
+
+_JIT, _INTERPRETER = Action.JIT, Action.INTERPRETER
+# One lock for every adaptive policy: held for a few additions, never while
+# calling out.
+_lock = forksafe.lock()
+
+
+class Switch(NamedTuple):
+    """When and why a signature switched to compiling."""
+
+    call: int  # the call that switched, counting from 1
+    interpreted: float  # seconds interpreted before it
+    predicted: float  # what that call was predicted to cost interpreted
+    estimate: compile_costs.Estimate
+
+
+class adaptive:
+    """Interpret each argument-type signature until the time spent interpreting
+    it reaches what compiling it is estimated to cost, then compile it.
+
+    ``jit(use_jit=adaptive())``: one instance per function, like
+    ``after_calls``.  The compile cost is this function's earlier compiles in
+    this process when there are any, else predicted from its bytecode
+    (``compile_costs``); *compile_cost* (seconds) overrides both.  A call
+    predicted to cost more than the compile by itself (a huge array, from the
+    time per element of earlier calls) compiles at once.
+
+    Interpreted calls are timed by the dispatcher; used anywhere else (inside
+    another policy), each call counts as its predicted cost.  Pickles its
+    options, not what it learned.
+    """
+
+    def __init__(self, compile_cost: float | None = None) -> None:
+        if compile_cost is not None and (
+            not isinstance(compile_cost, numbers.Real)
+            or isinstance(compile_cost, bool)
+            or not compile_cost >= 0
+        ):
+            raise TypeError(
+                f"adaptive() compile_cost must be a non-negative number of seconds, "
+                f"got {compile_cost!r}"
+            )
+        self.compile_cost = None if compile_cost is None else float(compile_cost)
+        self._signatures: dict[tuple[Any, ...], Signature] = {}
+
+    def learner(
+        self, dispatcher: Any, argtypes: tuple[Any, ...], folded: tuple[Any, ...]
+    ) -> Signature:
+        """The decision-maker for calls of *dispatcher* with these types."""
+        found = self._signatures.get(argtypes)
+        if found is None:
+            with _lock:
+                found = self._signatures.get(argtypes)
+                if found is None:
+                    found = Signature(self, dispatcher, argtypes, folded)
+                    self._signatures[argtypes] = found
+        return found
+
+    def __call__(self, *args: Any) -> Action:
+        argtypes = tuple(map(typeof_arg, args))
+        return self.learner(None, argtypes, argtypes)(*args)
+
+    def signatures(self) -> list[Signature]:
+        """What was learned, per signature, in the order first seen."""
+        return list(self._signatures.values())
+
+    def report(self) -> str:
+        """Per signature: time interpreted, the compile estimate, when and why
+        it switched.  ``smart_jit.report(f)`` includes it."""
+        lines = [f"{self!r}: per argument types"]
+        lines += [f"  {line}" for s in self.signatures() for line in s.describe()]
+        if len(lines) == 1:
+            lines.append("  no call has asked it yet")
+        return "\n".join(lines)
+
+    def _rate_elsewhere(self, exclude: Signature) -> float | None:
+        """Seconds per element measured for other signatures of the function."""
+        rates = [s.rate() for s in self.signatures() if s is not exclude]
+        known = [r for r in rates if r is not None]
+        return max(known) if known else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"compile_cost": self.compile_cost}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["compile_cost"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        cost = "" if self.compile_cost is None else f"compile_cost={self.compile_cost:g}"
+        return f"adaptive({cost})"
+
+
+class Signature:
+    """The ski-rental account of one argument-type signature."""
+
+    def __init__(
+        self,
+        policy: adaptive,
+        dispatcher: Any,
+        argtypes: tuple[Any, ...],
+        folded: tuple[Any, ...],
+    ) -> None:
+        self.policy = policy
+        self.argtypes = argtypes
+        self.folded = folded
+        self._dispatcher = None if dispatcher is None else weakref.ref(dispatcher)
+        self.timed = dispatcher is not None  # the dispatcher times interpreted calls
+        self.arrays = tuple(i for i, t in enumerate(argtypes) if isinstance(t, types.Array))
+        self.asked = 0  # calls that asked
+        self.interpreted_calls = 0
+        self.interpreted = 0.0  # seconds
+        self.elements = 0  # array elements of the interpreted calls
+        self.switched: Switch | None = None
+        self._estimate: compile_costs.Estimate | None = None
+        self._estimated_at = -1
+        self._loops: bool | None = None
+
+    # -- the decision ----------------------------------------------------------
+
+    def __call__(self, *args: Any) -> Action:
+        # Asked on every interpreted call of a learning function: the common
+        # case (an estimate still valid, no arrays, calls timed) is inline.
+        estimate = self._estimate
+        if estimate is None or self._estimated_at != compile_costs.generation():
+            estimate = self.estimate()
+        elements = self._elements(args) if self.arrays else 0
+        calls = self.interpreted_calls
+        if calls and self.timed and not elements:
+            predicted = self.interpreted / calls
+        else:
+            predicted = self.predict(elements)
+        with _lock:
+            self.asked += 1
+            if self.interpreted + predicted >= estimate.seconds:
+                if self.switched is None:
+                    self.switched = Switch(self.asked, self.interpreted, predicted, estimate)
+                return _JIT
+            if not self.timed:  # nobody will time it: count what it should cost
+                self._add(predicted, elements)
+        return _INTERPRETER
+
+    def interpreted_call(self, args: tuple[Any, ...], seconds: float) -> None:
+        """The dispatcher ran a call of these types in the interpreter."""
+        elements = self._elements(args) if self.arrays else 0
+        with _lock:
+            self.interpreted_calls += 1
+            self.interpreted += seconds
+            self.elements += elements
+
+    def _add(self, seconds: float, elements: int) -> None:
+        self.interpreted_calls += 1
+        self.interpreted += seconds
+        self.elements += elements
+
+    def _elements(self, args: tuple[Any, ...]) -> int:
+        total = 0
+        for i in self.arrays:
+            value = args[i] if i < len(args) else None
+            if isinstance(value, np.ndarray):
+                total += value.size
+        return total
+
+    # -- what a call and a compile cost ----------------------------------------
+
+    def rate(self) -> float | None:
+        """Seconds per array element, from this signature's interpreted calls."""
+        if self.elements and self.interpreted_calls and self.timed:
+            return self.interpreted / self.elements
+        return None
+
+    def predict(self, elements: int) -> float:
+        """What the next call, with *elements* array elements, will cost interpreted."""
+        calls = self.interpreted_calls
+        if calls and self.timed:
+            if elements and self.elements:
+                return self.interpreted / self.elements * elements
+            return self.interpreted / calls
+        if not elements:
+            return PRIOR_PER_CALL
+        rate = self.policy._rate_elsewhere(self)
+        if rate is None:
+            rate = PRIOR_PER_ELEMENT_LOOPING if self._loops_in_function() else PRIOR_PER_ELEMENT
+        return PRIOR_PER_CALL + rate * elements
+
+    def _loops_in_function(self) -> bool:
+        if self._loops is None:
+            dispatcher = self.dispatcher()
+            func = getattr(dispatcher, "py_func", None)
+            self._loops = func is None or compile_costs.features(func).loops > 0
+        return self._loops
+
+    def estimate(self) -> compile_costs.Estimate:
+        """What compiling these types will cost; re-estimated after any compile."""
+        cost = self.policy.compile_cost
+        generation = compile_costs.generation()
+        if cost is not None:
+            found = compile_costs.Estimate(cost, "compile_cost given to adaptive()")
+            self._estimate, self._estimated_at = found, generation
+        elif self._estimate is None or self._estimated_at != generation:
+            dispatcher = self.dispatcher()
+            if dispatcher is None:
+                found = compile_costs.Estimate(DEFAULT_COMPILE_COST, "no function to predict from")
+            else:
+                found = compile_costs.estimate(dispatcher)
+            self._estimate, self._estimated_at = found, generation
+        return self._estimate
+
+    def dispatcher(self) -> Any:
+        return None if self._dispatcher is None else self._dispatcher()
+
+    # -- the report ------------------------------------------------------------
+
+    def compiles(self) -> list[compile_costs.Compile]:
+        dispatcher = self.dispatcher()
+        if dispatcher is None:
+            return []
+        return [c for c in compile_costs.compiles_of(dispatcher) if c.argtypes == self.folded]
+
+    def describe(self) -> list[str]:
+        """Lines for ``report``: what was spent, the estimate, the switch."""
+        calls = self.interpreted_calls
+        how = "" if self.timed else ", predicted: not timed"
+        head = (
+            f"{', '.join(map(str, self.argtypes))}: {calls} call{'s' if calls != 1 else ''} "
+            f"interpreted ({self.interpreted:.3g} s{how})"
+        )
+        switched = self.switched
+        if switched is None:
+            estimate = self.estimate()
+            return [
+                f"{head}; interpreting until {estimate.seconds:.3g} s",
+                f"  estimate: {estimate.basis}",
+            ]
+        estimate = switched.estimate
+        why = (
+            "that call alone was predicted to cost more than the compile"
+            if switched.predicted >= estimate.seconds
+            else "interpreted time reached the compile estimate"
+        )
+        lines = [
+            f"{head}; switched to JIT at call {switched.call}",
+            f"  why: {why} ({switched.interpreted:.3g} s interpreted + {switched.predicted:.3g} s "
+            f"predicted for the call >= {estimate.seconds:.3g} s)",
+            f"  estimate: {estimate.basis}",
+        ]
+        done = self.compiles()
+        if done:
+            last = done[-1]
+            lines.append(
+                f"  compile: {'failed after' if last.failed else 'took'} {last.seconds:.3g} s"
+            )
+        return lines
