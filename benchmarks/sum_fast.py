@@ -21,14 +21,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SMALL_CALLS, BIG_CALLS = 10_000, 10
 SMALL, BIG = 1_000, 1_000_000
-STRATEGIES = ("always JIT", "always interpreter", "seed size policy", "after_calls(50)")
+STRATEGIES = (
+    "always JIT",
+    "always interpreter",
+    "seed size policy",
+    "after_calls(50)",
+    "adaptive()",
+)
 
 WORKLOAD = """
 import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
 from smart_jit import Action, jit
-from smart_jit.policies import after_calls
+from smart_jit.policies import adaptive, after_calls
 
 strategy = sys.argv[1]
 tiered = after_calls(50)
@@ -41,7 +47,7 @@ def policy(A):
         return Action.INTERPRETER
     return Action.JIT if len(A) > 100_000 else Action.INTERPRETER
 
-@jit(fastmath=True, use_jit=policy)
+@jit(fastmath=True, use_jit=adaptive() if strategy == "adaptive()" else policy)
 def sum_fast(A):
     acc = 0.0
     for x in A:

@@ -165,3 +165,15 @@ def test_numba_is_failed_is_still_inverted():
     failed = event.Event("k", event.EventStatus.END, exc_details=(ValueError, ValueError(), None))
     assert not failed.is_failed
     assert cc._failed(failed) and not cc._failed(event.Event("k", event.EventStatus.END))
+
+
+def test_a_failure_of_ours_never_breaks_a_compile(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(cc, "_scan", broken)  # e.g. a global whose getattr raises
+    f = jit(use_jit=lambda a: Action.JIT)(lambda a: a + 1)
+    assert f(1) == 2 and cc.features(f.py_func).instructions == 0
+    monkeypatch.setattr(cc, "_record", broken)
+    g = jit(use_jit=lambda a: Action.JIT)(lambda a: a + 2)
+    assert g(1) == 3 and len(g.signatures) == 1

@@ -98,8 +98,9 @@ def test_code_for_another_target_is_not_used():
     f = jit(use_jit=always_jit)(lambda x: x - 1)
     f(5)
     states = f._reduce_states()
-    target, overloads = states["code"]
-    states.update(uuid="elsewhere-" + states["uuid"], code=(("0.0", *target[1:]), overloads))
+    target, overloads = shipping.unseal(states["code"])
+    elsewhere = shipping.seal(("0.0", *target[1:]), overloads)
+    states.update(uuid="elsewhere-" + states["uuid"], code=elsewhere)
     clone = SmartDispatcher._rebuild(**states)
     assert clone._arrived.incompatible is not None and not clone._arrived.code
     assert compiles_during(lambda: clone(5)) == 1
@@ -128,9 +129,23 @@ def test_bytes_are_made_once_per_overload_however_often_pickled(monkeypatch):
     monkeypatch.setattr(compiled_code, "to_bytes", lambda c: made.append(1) or real(c))
     sizes = {len(pickle.dumps(f)) for _ in range(5)}
     assert made == [1] and len(sizes) == 1
-    f(1)  # a second overload: only it is made
+    blob = f._reduce_states()["code"]
+    assert f._reduce_states()["code"] is blob  # sealed once for the same overloads
+    f(1)  # a second overload: only it is made, and a new blob
     pickle.dumps(f)
     assert made == [1, 1]
+    assert len(shipping.unseal(f._reduce_states()["code"])[1]) == 2
+
+
+def test_a_receiver_that_has_the_dispatcher_does_not_open_the_code(monkeypatch):
+    f = jit(use_jit=always_jit)(lambda x: x * 7)
+    f(1)
+    data = pickle.dumps(f)
+    opened = []
+    real = shipping.unseal
+    monkeypatch.setattr(shipping, "unseal", lambda blob: opened.append(1) or real(blob))
+    assert pickle.loads(data) is f  # Numba's memo by uuid: nothing to open
+    assert opened == []
 
 
 def test_code_that_arrived_can_travel_on():
@@ -141,7 +156,7 @@ def test_code_that_arrived_can_travel_on():
     relay = SmartDispatcher._rebuild(**states)
     assert relay(2) == 6
     again = relay._reduce_states()
-    assert [args for args, _ in again["code"][1]] == [(numba.int64,)]
+    assert [args for args, _ in shipping.unseal(again["code"])[1]] == [(numba.int64,)]
 
 
 def cached_module(tmp_path, name, function, body, cache_dir):

@@ -129,7 +129,10 @@ class _Recorder(event.Listener):  # type: ignore[misc]
         _depth.n -= 1
         if _depth.n == 0:
             seconds = time.perf_counter() - _depth.start
-            _record(ev.data, seconds, _failed(ev), _depth.first)
+            try:
+                _record(ev.data, seconds, _failed(ev), _depth.first)
+            except Exception:  # never let the record break the user's compile
+                pass
 
 
 def _failed(ev: Any) -> bool:
@@ -238,7 +241,10 @@ def features(func: Any, parallel: bool = False) -> Features:
         return _features[func]
     except (KeyError, TypeError):
         pass
-    found = _scan(func, parallel, set())
+    try:
+        found = _scan(func, parallel, set())
+    except Exception:  # a global whose attributes raise: predict from nothing
+        found = Features(0, 0, 0, 0, 0, parallel)
     try:
         _features[func] = found
     except TypeError:

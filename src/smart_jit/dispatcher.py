@@ -108,7 +108,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         self._conversions: dict[tuple[types.Type, ...], Any] = {}
         self._generation = 0
         self._arrived = shipping.Arrived()  # compiled code a pickle brought
-        self._shippable: dict[tuple[types.Type, ...], Any] = {}  # see shipping.pack
+        self._shippable = shipping.Outgoing()  # what pickles of it carry
         params = list(self._compiler.pysig.parameters.values())
         self._has_stararg = bool(params) and params[-1].kind == params[-1].VAR_POSITIONAL
         self._plain_args = not py_func.__defaults__ and not self._has_stararg
@@ -345,6 +345,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
                 name = self.py_func.__qualname__
                 raise PolicyArgumentError(f"use_jit of {name}: {exc}") from None
         if action is _INTERPRETER:
+            if learner is None:  # (no keyword on the common path: it costs)
+                return self._interpret(seen, call_args, REASON_POLICY)
             return self._interpret(seen, call_args, REASON_POLICY, learner=learner)
         if action is _JIT and not self.background:
             return self._jit(seen, args, call_args)
