@@ -127,6 +127,17 @@ def test_class_key_only_where_the_class_decides():
     assert class_key(("x", 1)) is None
     assert class_key(("x", ("a", 1))) is None
     assert class_key((CarriesItsOwnType(types.int64),)) is None
+    assert class_key(("x",)) is str and class_key((Opaque(),)) is Opaque  # one: the class
+    assert class_key(({},)) is dict  # no __dict__: cannot carry a type of its own
+
+
+def test_an_instance_that_carries_its_type_is_never_mixed_with_its_class():
+    f = jit(lambda a: a, use_jit=Policy(Action.INTERPRETER))
+    plain, typed = CarriesItsOwnType(), CarriesItsOwnType(types.int32)
+    for value in (plain, typed, plain, typed):
+        assert f.typeof_pyval(value) == numba_answer(value)
+        f(value)
+    assert {r.signature for r in f.fallbacks()} == {(types.pyobject,), (types.int32,)}
 
 
 def test_a_typeof_impl_registered_after_the_first_call_is_honoured():

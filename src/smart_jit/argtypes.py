@@ -69,7 +69,7 @@ def numba_typeof(value: Any) -> Any:
     if len(_registry) == registry_size:
         known = _by_class.get(cls)
         if known is not None:
-            if known is not _pyobject or "_numba_type_" not in getattr(value, "__dict__", ()):
+            if known is not _pyobject or not carries_own_type(cls, value):
                 return known
         elif cls is tuple:
             seen = _tuples.get(id(value))
@@ -103,18 +103,35 @@ def is_immutable(value: tuple[Any, ...]) -> bool:
     )
 
 
-def class_key(args: tuple[Any, ...]) -> tuple[type, ...] | None:
+def class_key(args: tuple[Any, ...]) -> Any:
     """The arguments' classes, if their classes decide their Numba types (a
-    memo key that hashes fast); None if any argument's type needs its value."""
+    memo key that hashes fast: the class itself for one argument, else a
+    tuple of them); None if any argument's type needs its value."""
     if len(_registry) != registry_size:
         return None
-    for value in args:
-        known = _by_class.get(type(value))
-        if known is None:
+    if len(args) == 1:  # the common case, without a loop or a tuple
+        value = args[0]
+        cls = type(value)
+        known = _by_class.get(cls)
+        if known is None or (
+            known is _pyobject  # (carries_own_type, inline)
+            and cls.__dictoffset__
+            and "_numba_type_" in getattr(value, "__dict__", ())
+        ):
             return None
-        if known is _pyobject and "_numba_type_" in getattr(value, "__dict__", ()):
+        return cls
+    for value in args:
+        cls = type(value)
+        known = _by_class.get(cls)
+        if known is None or (known is _pyobject and carries_own_type(cls, value)):
             return None
     return tuple(map(type, args))
+
+
+def carries_own_type(cls: type, value: Any) -> bool:
+    """Whether this instance has a ``_numba_type_`` of its own (only an
+    instance with a ``__dict__`` can: a dict or a list cannot)."""
+    return bool(cls.__dictoffset__) and "_numba_type_" in getattr(value, "__dict__", ())
 
 
 def _knows_nothing_of(cls: type, value: Any) -> bool:

@@ -137,9 +137,19 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         The C dispatcher calls this on every call for each argument it cannot
         fingerprint (a ``str``, a ``dict``, an object), matched or not.
         """
-        tp = class_typed.get(type(val))  # str, dict, objects: the common case, inline
-        # (an object may carry its own _numba_type_; a typeof_impl may be new)
-        if tp is None or tp is _pyobject or len(typeof_registry) != argtypes.registry_size:
+        cls = type(val)
+        tp = class_typed.get(cls)  # str, dict, objects: the common case, inline
+        # (an object may carry its own _numba_type_; a typeof_impl may be new).
+        # A remembered type stays alive in the memo; pyobject always is.
+        if (
+            tp is None
+            or len(typeof_registry) != argtypes.registry_size
+            or (
+                tp is _pyobject  # (carries_own_type, inline: this runs on every call)
+                and cls.__dictoffset__
+                and "_numba_type_" in getattr(val, "__dict__", ())
+            )
+        ):
             tp = numba_typeof(val)
             # Keeps the type alive while the C side holds its code, as Numba
             # does: a set from Numba 0.61, a list before.
