@@ -95,6 +95,7 @@ def seal(target: Any, overloads: list[tuple[Any, bytes]]) -> bytes:
 
 
 def unseal(blob: bytes) -> tuple[Any, list[tuple[Any, bytes]]]:
+    """What ``seal`` put in *blob* (opened only by a process that needs it)."""
     return pickle.loads(blob)  # type: ignore[no-any-return]
 
 

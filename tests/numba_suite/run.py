@@ -5,9 +5,10 @@ Runs each module of MODULES with ``smart_jit_dropin`` putting smart_jit's
 two runs at a time; then, for each module where a test failed, the module as
 shipped (plain Numba), to tell a failure of ours from one this machine gives
 Numba too.  A test that fails only with smart_jit is run once more (its
-module, with smart_jit): Numba's suite has timing-dependent tests (its strace
-helper races the threads it starts), so a test that passes the second time is
-reported as flaky, not as a difference.  Prints one row per module and exits 1
+module, with smart_jit): Numba's suite has tests that time out now and then
+(``test_no_fork_in_compilation`` runs itself under strace in a child process
+without the drop-in, with a 60 s limit), so a test that passes the second time
+is reported as flaky, not as a difference.  Prints one row per module and exits 1
 if any test fails only with smart_jit twice, unless DIFFERENCES lists it with
 the reason (each is named in the README).
 
