@@ -95,6 +95,11 @@ def test_features_count_what_compiles():
     found = cc.features(calls_helper)  # the jitted callee's code counts in
     assert (found.library_functions, found.ufuncs) == (2, 1)  # median, ones; cos
     assert cc.features(parallel_loop, parallel=True).parallel
+    assert not cc.features(parallel_loop).parallel  # the option, not the memo, decides
+    assert (
+        cc.features(parallel_loop, parallel=True).predicted()
+        > cc.features(parallel_loop).predicted()
+    )
 
 
 def test_features_resolve_closure_cells():

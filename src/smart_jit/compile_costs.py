@@ -151,7 +151,7 @@ def _record(data: dict[str, Any], seconds: float, failed: bool, first: bool) -> 
     if not failed and not first and dispatcher is not None:
         py_func = getattr(dispatcher, "py_func", None)
         if py_func is not None:
-            ratio = seconds / features(py_func, _options(dispatcher)).predicted()
+            ratio = seconds / features(py_func, _is_parallel(dispatcher)).predicted()
     with _lock:
         _compiled_before = True
         _count += 1
@@ -209,7 +209,7 @@ def estimate(dispatcher: Any) -> Estimate:
             ]
         )
         return Estimate(seconds, f"measured: {len(done)} earlier compile(s) of this function")
-    found = features(dispatcher.py_func, _options(dispatcher))
+    found = features(dispatcher.py_func, _is_parallel(dispatcher))
     factor, based_on = calibration()
     seconds = found.predicted() * factor
     basis = f"predicted from bytecode ({found.describe()})"
@@ -227,7 +227,7 @@ def _median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def _options(dispatcher: Any) -> bool:
+def _is_parallel(dispatcher: Any) -> bool:
     return bool(getattr(dispatcher, "targetoptions", {}).get("parallel"))
 
 
@@ -236,20 +236,21 @@ _features: weakref.WeakKeyDictionary[Any, Features] = weakref.WeakKeyDictionary(
 
 def features(func: Any, parallel: bool = False) -> Features:
     """Count what the bytecode of *func* loads: library functions, array
-    methods, ufuncs, jitted callees (counted in), loops.  Memoized per function."""
+    methods, ufuncs, jitted callees (counted in), loops.  The scan is
+    memoized per function; *parallel* (an option, not bytecode) is applied
+    to it on each call."""
     try:
-        return _features[func]
+        found = _features[func]
     except (KeyError, TypeError):
-        pass
-    try:
-        found = _scan(func, parallel, set())
-    except Exception:  # a global whose attributes raise: predict from nothing
-        found = Features(0, 0, 0, 0, 0, parallel)
-    try:
-        _features[func] = found
-    except TypeError:
-        pass
-    return found
+        try:
+            found = _scan(func, False, set())
+        except Exception:  # a global whose attributes raise: predict from nothing
+            found = Features(0, 0, 0, 0, 0, False)
+        try:
+            _features[func] = found
+        except TypeError:
+            pass
+    return found._replace(parallel=parallel) if parallel else found
 
 
 def _scan(func: Any, parallel: bool, visited: set[int]) -> Features:
