@@ -10,6 +10,8 @@ import numba
 import numpy as np
 import pytest
 from conftest import Policy, run_threads
+from hypothesis import given
+from hypothesis import strategies as st
 from numba.core import types
 from numba.extending import typeof_impl
 from numba.typed import List
@@ -32,6 +34,20 @@ class CarriesItsOwnType:
     def __init__(self, numba_type=None):
         if numba_type is not None:
             self._numba_type_ = numba_type
+
+
+class AnswersForItself:
+    """A class-level ``_numba_type_`` (as typed List and Dict, jitclass and
+    structref instances have): Numba asks each instance."""
+
+    def __init__(self, numba_type):
+        self.numba_type = numba_type
+
+    @property
+    def _numba_type_(self):
+        if self.numba_type is TypeError:
+            raise TypeError("untyped")
+        return self.numba_type
 
 
 def record(fields):
@@ -70,6 +86,26 @@ VALUES = {
     "record xy": record([("x", "f8"), ("y", "i4")]),
     "record z": record([("z", "i8")]),
     "unicode array": np.array(["ab", "c"]),
+    "unicode array U3": np.array(["abc"]),
+    "unicode array 2d F": np.asfortranarray(np.array([["ab", "c"], ["d", "e"]])),
+    "unicode array strided": np.array(["ab", "c", "d"])[::2],
+    "unicode array read-only": np.array(["ab"]).view(),  # made read-only below
+    "unicode array 0d": np.array("ab"),
+    "bytes array": np.array([b"ab"]),
+    "datetime array ns": np.array([1], dtype="M8[ns]"),
+    "datetime array s": np.array([1], dtype="M8[s]"),
+    "object array": np.array([None, 1], dtype=object),
+    "record array": np.zeros(2, dtype=[("x", "f8")]),
+    "tuple of str": ("a", "b"),
+    "tuple bool None complex": (True, None, 1j),
+    "tuple str array": ("a", np.arange(2.0)),
+    "tuple str typed List": ("a", List([1])),
+    "tuple str object": ("a", Opaque()),
+    "tuple str negative huge": ("a", -(2**63) - 1),
+    "deep tuple": ((("a", 1), 2.5), ((b"x",), ("y", "z"))),
+    "answers for itself int": AnswersForItself(types.int16),
+    "answers for itself float": AnswersForItself(types.float32),
+    "answers for itself None": AnswersForItself(None),
     "int": 3,
     "uint64 int": 2**63,
     "huge int": 2**70,
@@ -77,6 +113,9 @@ VALUES = {
     "array": np.arange(3.0),
     "None": None,
 }
+
+
+VALUES["unicode array read-only"].flags.writeable = False
 
 
 @pytest.mark.parametrize("name", sorted(VALUES))
@@ -110,6 +149,80 @@ def test_values_of_one_class_with_different_types_are_never_mixed():
             assert numba_typeof(first) == numba_answer(first)
             assert numba_typeof(second) == numba_answer(second)
             assert numba_typeof(first) != numba_typeof(second)
+
+
+def test_an_array_whose_flags_change_is_typed_anew():
+    value = np.array(["ab", "c"])
+    writeable = numba_typeof(value)
+    value.flags.writeable = False
+    assert numba_typeof(value) == numba_answer(value) != writeable
+    value.flags.writeable = True
+    assert numba_typeof(value) == writeable
+
+
+def test_arrays_of_one_kind_share_a_type_and_others_do_not():
+    kinds = [
+        np.array(["ab"]),
+        np.array(["abc"]),
+        np.array([["ab"]]),
+        np.array([["ab", "c"], ["d", "e"]]).T,
+        np.array([b"ab"]),
+        np.array([1], dtype="M8[ns]"),
+        np.array([1], dtype="M8[us]"),
+        np.array(["ab"], dtype=">U2"),
+    ]
+    answers = [numba_typeof(value) for value in kinds]
+    assert answers == [numba_answer(value) for value in kinds]
+    assert len(set(map(str, answers))) == len(kinds)
+    assert numba_typeof(np.array(["xy", "z"])) == answers[0]
+
+
+def test_a_class_that_answers_for_itself_is_asked_each_time():
+    values = [AnswersForItself(t) for t in (types.int8, types.float64, None, types.int8)]
+    for _ in range(2):
+        assert [numba_typeof(v) for v in values] == [numba_answer(v) for v in values]
+    late = AnswersForItself(types.int8)
+    late.numba_type = types.complex128  # the same instance, another answer
+    assert numba_typeof(late) == types.complex128
+    untyped = AnswersForItself(TypeError)  # as an empty numba.typed.List raises
+    with pytest.raises(TypeError, match="untyped"):
+        numba_answer(untyped)
+    with pytest.raises(TypeError, match="untyped"):
+        numba_typeof(untyped)
+
+
+def test_a_typeof_impl_for_a_class_that_answered_for_itself_is_honoured():
+    class Answers(AnswersForItself):
+        pass
+
+    assert numba_typeof(Answers(types.int8)) == types.int8
+    assert numba_typeof(Answers(types.int8)) == types.int8
+
+    @typeof_impl.register(Answers)
+    def _typeof_answers(val, c):
+        return types.float32
+
+    assert numba_typeof(Answers(types.int8)) == types.float32
+
+
+_leaves = st.one_of(
+    st.text(max_size=3),
+    st.binary(max_size=3),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.complex_numbers(allow_nan=False, allow_infinity=False),
+    st.sampled_from([Opaque(), np.arange(2.0), np.array(["ab"]), List([1])]),
+)
+_tuples = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=4).map(tuple), max_leaves=8)
+
+
+@given(_tuples.filter(lambda v: type(v) is tuple))
+def test_any_tuple_is_typed_as_numba_types_it(value):
+    want = numba_answer(value)
+    assert numba_typeof(value) == want
+    assert numba_typeof(tuple(value)) == want  # a remembered one, or a copy typed anew
 
 
 def test_a_tuple_holding_a_mutable_value_is_typed_afresh():

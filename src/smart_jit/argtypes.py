@@ -16,16 +16,34 @@ remembered per class (``numba_typeof``):
   buffer protocol, no ``_numba_type_`` on the class; its instances are
   ``pyobject``, unless an instance carries ``_numba_type_`` of its own.
 
+A class that answers for itself (Numba's generic ``typeof_impl``, no buffer,
+a ``_numba_type_`` on the class, as ``numba.typed.List`` and ``Dict``, jitclass
+and structref instances have): Numba's answer is the instance's
+``_numba_type_``, so that attribute is read without the rest of Numba's
+typing (a failed ``memoryview``: an exception).
+
+An ``ndarray`` (exactly that class) whose dtype has no fields: Numba's type
+is decided by its dtype, number of dimensions and flags (contiguity,
+writeable), so it is remembered under those (the last ``ARRAYS_REMEMBERED``
+kinds).  The C dispatcher fingerprints numeric arrays itself; this serves
+the others (unicode, bytes, datetime with a unit) on each of their typings.
+
+A ``tuple`` (exactly that class) is typed as Numba's ``typeof_impl`` for
+tuples does: each item by Numba's ``typeof_impl``, then the tuple type for
+those item types, which is remembered under their type codes (unique for a
+process's life): building a tuple type is most of Numba's cost.
+
 A tuple whose items are immutable all the way down (numbers, strings, bytes,
 None, such tuples) has one type for its whole life: it is remembered by
 identity, holding the tuple alive so that its ``id`` is not reused (the last
 ``TUPLES_REMEMBERED`` of them).  That serves the second typing of a call's
 tuple (the C dispatcher's, then the miss path's) and every call passing the
 same tuple.  Anything else whose type depends on the value (ints, lists, sets,
-arrays, records, typed containers, enums) is typed afresh by each caller.
+records, structured arrays, enums) is typed afresh by each caller.
 
 Nothing else is kept: no argument outlives its call because of this module
-(Numba's own tests check reference counts), except the remembered tuples.  A
+(Numba's own tests check reference counts), except the remembered tuples
+(an array's kind is kept, not the array).  A
 ``typeof_impl`` registered later (``numba.extending.typeof_impl.register``)
 empties the memo, so it is honoured from the next call on.
 """
@@ -34,23 +52,31 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from numba.core import types
 from numba.core.errors import NumbaValueError
-from numba.core.typing.typeof import Purpose, typeof, typeof_impl
+from numba.core.typing.typeof import Purpose, _TypeofContext, typeof, typeof_impl
 
 _intp = types.intp
 _pyobject = types.pyobject
 _argument = Purpose.argument
+_argument_context = _TypeofContext(_argument)  # what typeof() hands typeof_impl
 typeof_registry = _registry = typeof_impl.registry
 _generic_impl = typeof_impl.dispatch(object)
+_numba_tuple_impl = typeof_impl.dispatch(tuple)
 _FIXED_CLASSES = (str, bytes, bytearray)
 
 _IMMUTABLE_LEAVES = (str, bytes, int, float, complex, bool, type(None))
 TUPLES_REMEMBERED = 64
+ARRAYS_REMEMBERED = 256
+TUPLE_TYPES_REMEMBERED = 1024
 
 _by_class: dict[type, Any] = {}  # class -> the Numba type of all its instances
 class_typed = _by_class  # read-only outside this module (valid while the registry is)
 _tuples: dict[int, tuple[tuple[Any, ...], Any]] = {}  # id -> (the tuple, its type)
+_own_attribute: set[type] = set()  # classes whose instances answer by _numba_type_
+_arrays: dict[tuple[Any, int, int], Any] = {}  # (dtype, ndim, flags) -> the type
+_tuple_types: dict[tuple[int, ...], Any] = {}  # the items' type codes -> the tuple type
 registry_size = len(_registry)  # while it is unchanged, the memo holds
 
 
@@ -75,8 +101,21 @@ def numba_typeof(value: Any) -> Any:
             seen = _tuples.get(id(value))
             if seen is not None and seen[0] is value:
                 return seen[1]
+        elif cls is np.ndarray:
+            array_kind = (value.dtype, value.ndim, value.flags.num)
+            known = _arrays.get(array_kind)
+            if known is not None:
+                return known
+        elif cls in _own_attribute:
+            # What Numba's generic typeof_impl answers for such a class (an
+            # exception raised by the attribute propagates, as it does there).
+            known = getattr(value, "_numba_type_", None)
+            return _pyobject if known is None else known
     try:
-        numba_type = typeof(value, _argument)
+        if cls is tuple and _registry.get(tuple) is _numba_tuple_impl:
+            numba_type = _tuple_type(value)
+        else:
+            numba_type = typeof(value, _argument)
     except (NumbaValueError, ValueError):
         numba_type = _pyobject
     if numba_type is None:  # (not `or`: the empty tuple's type, Tuple(()), is falsy)
@@ -84,14 +123,49 @@ def numba_typeof(value: Any) -> Any:
     if len(_registry) != registry_size:  # a typeof_impl was registered: start afresh
         _by_class.clear()
         _tuples.clear()
+        _own_attribute.clear()
+        _arrays.clear()
         registry_size = len(_registry)
     if cls in _FIXED_CLASSES or (numba_type is _pyobject and _knows_nothing_of(cls, value)):
         _by_class[cls] = numba_type
-    elif cls is tuple and is_immutable(value):
-        if len(_tuples) >= TUPLES_REMEMBERED:
-            _tuples.clear()
-        _tuples[id(value)] = (value, numba_type)
+    elif cls is tuple:
+        if is_immutable(value):
+            if len(_tuples) >= TUPLES_REMEMBERED:
+                _tuples.clear()
+            _tuples[id(value)] = (value, numba_type)
+    elif cls is np.ndarray:
+        if value.dtype.fields is None and numba_type is not _pyobject:
+            if len(_arrays) >= ARRAYS_REMEMBERED:
+                _arrays.clear()
+            _arrays[(value.dtype, value.ndim, value.flags.num)] = numba_type
+    elif _answers_for_itself(cls, value):
+        _own_attribute.add(cls)
     return numba_type
+
+
+def _tuple_type(value: tuple[Any, ...]) -> Any:
+    """Numba's type of the tuple *value* (None where Numba has none), as its
+    ``typeof_impl`` for tuples builds it, with the tuple type remembered."""
+    item_types = []
+    for item in value:
+        cls = type(item)
+        if cls is tuple:
+            item_type = _tuple_type(item)
+        elif cls in _FIXED_CLASSES and cls in _by_class:
+            item_type = _by_class[cls]
+        else:
+            item_type = typeof_impl(item, _argument_context)
+        if item_type is None:
+            return None
+        item_types.append(item_type)
+    codes = tuple([item_type._code for item_type in item_types])
+    tuple_type = _tuple_types.get(codes)
+    if tuple_type is None:
+        tuple_type = types.BaseTuple.from_types(item_types, tuple)  # type: ignore[attr-defined]
+        if len(_tuple_types) >= TUPLE_TYPES_REMEMBERED:
+            _tuple_types.clear()
+        _tuple_types[codes] = tuple_type
+    return tuple_type
 
 
 def is_immutable(value: tuple[Any, ...]) -> bool:
@@ -132,6 +206,20 @@ def carries_own_type(cls: type, value: Any) -> bool:
     """Whether this instance has a ``_numba_type_`` of its own (only an
     instance with a ``__dict__`` can: a dict or a list cannot)."""
     return bool(cls.__dictoffset__) and "_numba_type_" in getattr(value, "__dict__", ())
+
+
+def _answers_for_itself(cls: type, value: Any) -> bool:
+    """Whether Numba types every instance of *cls* by its ``_numba_type_``
+    alone: its generic ``typeof_impl``, no buffer to decode first, not cffi."""
+    if typeof_impl.dispatch(cls) is not _generic_impl or not hasattr(cls, "_numba_type_"):
+        return False
+    if cls.__module__ == "_cffi_backend":
+        return False
+    try:
+        memoryview(value)
+    except TypeError:
+        return True
+    return False
 
 
 def _knows_nothing_of(cls: type, value: Any) -> bool:
