@@ -105,3 +105,22 @@ def unpickle_counting_compiles(data, *args):
     at_unpickling = sum(1 for _, e in recorder.buffer if e.is_start)
     result, at_call, _ = call_counting_compiles(f, *args)
     return at_unpickling, result, at_call
+
+
+def recursive_functions(decorate):
+    """A function calling itself, and two calling each other, made by
+    *decorate* (closures: cloudpickle sends them by value)."""
+
+    @decorate
+    def fact(n):
+        return 1 if n <= 1 else n * fact(n - 1)
+
+    @decorate
+    def is_even(n):
+        return True if n == 0 else is_odd(n - 1)
+
+    @decorate
+    def is_odd(n):
+        return False if n == 0 else is_even(n - 1)
+
+    return fact, is_even, is_odd

@@ -19,7 +19,7 @@ import warnings
 import numba
 import numpy as np
 import pytest
-from kernels import adds_stall
+from kernels import adds_stall, recursive_functions
 from numba.core.errors import NumbaPerformanceWarning
 from numba.extending import overload
 
@@ -219,6 +219,18 @@ def test_what_cannot_travel_compiles_on_the_thread(function, arg, outcome):
     assert compile_process.outcomes["compiled"] == before["compiled"]
 
 
+def test_mutual_recursion_compiles_on_the_thread_and_does_not_abort():
+    """Numba links a call back into a function still being compiled at run
+    time, in the compiling process: rebuilt here, LLVM would abort us."""
+    _, is_even_mutual, is_odd_mutual = recursive_functions(jit(use_jit=background))
+    before = compile_process.outcomes.copy()
+    assert is_even_mutual(7) is False
+    assert is_even_mutual.wait_compiled(60)
+    assert (is_even_mutual(8), is_odd_mutual(5)) == (True, True)
+    assert len(is_even_mutual.signatures) == 1
+    assert compile_process.outcomes["cannot travel"] == before["cannot travel"] + 1
+
+
 def test_thread_mode_and_the_default_mode(monkeypatch):
     monkeypatch.setenv(compile_process.MODE_VARIABLE, "thread")
     assert compile_process.uses_process() is False
@@ -387,7 +399,7 @@ def gone_within(pid, seconds=15.0):
 
 STALLED = """
 import os, sys, time
-from kernels import adds_stall
+from kernels import adds_stall, recursive_functions
 from smart_jit import Action, compile_process, jit
 f = jit(use_jit=lambda x: Action.BACKGROUND_JIT)(adds_stall)
 f(1)

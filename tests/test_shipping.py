@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import pickle
 import subprocess
 import sys
+import textwrap
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.reduction import ForkingPickler
 
 import cloudpickle
 import distributed
@@ -148,6 +151,54 @@ def test_a_receiver_that_has_the_dispatcher_does_not_open_the_code(monkeypatch):
     assert opened == []
 
 
+UNPICKLED_POLICIES = []
+
+
+class CountedPolicy:
+    """A policy that notes each time it is unpickled."""
+
+    def __call__(self, *args):
+        return Action.JIT
+
+    def __reduce__(self):
+        return (_unpickle_counted, ())
+
+
+def _unpickle_counted():
+    UNPICKLED_POLICIES.append(1)
+    return CountedPolicy()
+
+
+def test_a_receiver_that_has_the_dispatcher_unpickles_nothing_else():
+    f = jit(use_jit=CountedPolicy())(lambda x: x * 11)
+    f(1)
+    UNPICKLED_POLICIES.clear()
+    for data in (pickle.dumps(f), cloudpickle.dumps(f), bytes(ForkingPickler.dumps(f))):
+        assert pickle.loads(data) is f
+    assert UNPICKLED_POLICIES == []
+    states = f._reduce_states()  # as __reduce__ packs them, for a process without f
+    uuid = "elsewhere-" + states.pop("uuid")
+    clone = SmartDispatcher._rebuild(uuid=uuid, packed=cloudpickle.dumps(states))
+    assert clone is not f and clone(2) == 22 and UNPICKLED_POLICIES == [1]
+
+
+def test_functions_that_refer_to_themselves_pickle_and_run(spawned):
+    """A function calling itself travels compiled; mutual recursion, which
+    Numba links at run time in the compiling process, compiles again."""
+    fact, is_even, _ = kernels.recursive_functions(jit(use_jit=always_jit))
+    assert (fact(6), is_even(7)) == (720, False)
+    data = cloudpickle.dumps(fact)
+    assert pickle.loads(data) is fact
+    assert spawned.submit(unpickle_counting_compiles, data, 6).result() == (0, 720, 0)
+    cres = is_even.overloads[(numba.int64,)]
+    assert "calls itself through another function" in compiled_code.why_not_portable(cres)
+    assert "code" not in is_even._reduce_states()
+    data = cloudpickle.dumps(is_even)
+    assert pickle.loads(data) is is_even
+    at_unpickling, result, compiles = spawned.submit(unpickle_counting_compiles, data, 8).result()
+    assert (at_unpickling, result) == (0, True) and compiles >= 1
+
+
 def test_code_that_arrived_can_travel_on():
     f = jit(use_jit=always_jit)(lambda x: x * 3)
     f(2)
@@ -225,3 +276,109 @@ def test_an_overload_loaded_from_the_disk_cache_travels_too(tmp_path):
         "Counter() True",
         "Counter({(int64,): 1}) True",
     ], [r.stderr for r in runs]
+
+
+# -- processes of this machine: multiprocessing's pickler sends a reference --
+
+
+def test_multiprocessing_sends_a_reference_and_other_picklers_the_code():
+    f = jit(use_jit=always_jit)(kernels.slow_to_compile)
+    f(np.arange(3.0))
+    embedded = pickle.dumps(f)
+    local = bytes(ForkingPickler.dumps(f))
+    assert len(local) < 2_000 < len(embedded)
+    kind, path, digest = shipping._reference(f._shippable, f._reduce_states()["code"])
+    assert kind == "file" and digest in local.decode("latin-1")
+    with open(path, "rb") as src:
+        assert hashlib.sha256(src.read()).hexdigest() == digest
+    assert os.stat(os.path.dirname(path)).st_mode & 0o077 == 0, "a private directory"
+    assert bytes(ForkingPickler.dumps(f)) == local, "written once, the same reference"
+    assert len(cloudpickle.dumps(f)) > 30_000
+
+
+def test_a_worker_reads_the_code_once_by_reference(spawned):
+    f = jit(use_jit=always_jit)(lambda x: x * 5 + 1)
+    f(2)
+    data = bytes(ForkingPickler.dumps(f))
+    assert spawned.submit(unpickle_counting_compiles, data, 3).result() == (0, 16, 0)
+
+
+@pytest.mark.parametrize("damage", ["removed", "changed"])
+def test_a_reference_to_a_file_gone_or_changed_is_not_used(spawned, damage):
+    f = jit(use_jit=always_jit)(lambda x: x * 6 + 1)
+    f(2)
+    data = bytes(ForkingPickler.dumps(f))
+    path = f._shippable.published[2][1]
+    if damage == "removed":
+        os.remove(path)
+    else:
+        with open(path, "r+b") as out:
+            out.write(b"\x80\x04N.")  # another pickle: would unpickle to None
+    assert spawned.submit(unpickle_counting_compiles, data, 3).result() == (0, 19, 1)
+    fresh = bytes(ForkingPickler.dumps(f))  # a removed file is written again
+    if damage == "removed":
+        assert os.path.exists(path) and fresh == data
+
+
+def test_where_the_file_cannot_be_written_the_code_itself_goes(monkeypatch, spawned):
+    f = jit(use_jit=always_jit)(lambda x: x * 9 + 1)
+    f(2)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shipping.tempfile, "NamedTemporaryFile", full)
+    monkeypatch.setattr(shipping, "_directory", [])
+    monkeypatch.setattr(shipping.tempfile, "mkdtemp", full)
+    data = bytes(ForkingPickler.dumps(f))
+    assert len(data) > len(f._reduce_states()["code"]) and f._shippable.published is None
+    assert spawned.submit(unpickle_counting_compiles, data, 3).result() == (0, 28, 0)
+
+
+def test_without_the_switch_no_reference_either(monkeypatch):
+    monkeypatch.setenv(shipping.SWITCH, "0")
+    f = jit(use_jit=always_jit)(lambda x: x * 8)
+    f(1)
+    assert len(bytes(ForkingPickler.dumps(f))) < 2_000
+    assert f._shippable.published is None
+
+
+def test_the_directory_is_removed_at_exit_and_not_by_a_forked_child(tmp_path):
+    script = textwrap.dedent(
+        """
+        import os, sys, threading
+        from multiprocessing.reduction import ForkingPickler
+        from smart_jit import Action, jit
+
+        f = jit(use_jit=lambda *a: Action.JIT)(lambda x: x + 1)
+        f(1)
+        stop = threading.Event()
+
+        def pickle_until_stopped():
+            while not stop.is_set():
+                ForkingPickler.dumps(f)
+
+        busy = threading.Thread(target=pickle_until_stopped)
+        busy.start()  # pickling on another thread while the main thread forks
+        ForkingPickler.dumps(f)
+        parent_path = f._shippable.published[2][1]
+        pid = os.fork()
+        if pid == 0:
+            ForkingPickler.dumps(f)
+            child_path = f._shippable.published[2][1]
+            assert os.path.dirname(child_path) != os.path.dirname(parent_path)
+            print(os.path.dirname(child_path), flush=True)
+            sys.exit(0)  # runs the exit handlers of a forked child
+        os.waitpid(pid, 0)
+        stop.set()
+        busy.join()
+        assert os.path.exists(parent_path), "the child's exit left the parent's directory"
+        print(os.path.dirname(parent_path), flush=True)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    child_dir, parent_dir = out.stdout.split()
+    assert not os.path.exists(parent_dir), "removed when the parent exited"
+    assert not os.path.exists(child_dir), "the child removed its own"

@@ -24,7 +24,24 @@ def why_not_portable(cres: Any) -> str | None:
         return "it uses lifted code"
     if cres.library.has_dynamic_globals:
         return "it uses dynamic globals (such as ctypes pointers and large global arrays)"
+    if _links_at_run_time(cres.library):
+        return (
+            "it calls itself through another function, a call Numba links at run time "
+            "in the process that compiled it (its disk cache crashes on it: numba#6061)"
+        )
     return None
+
+
+def _links_at_run_time(library: Any) -> bool:
+    """Whether *library* refers to a function by a symbol that Numba's
+    runtime linker fills in where it compiled (mutual recursion); rebuilt
+    elsewhere, LLVM aborts the process: "Symbol not found"."""
+    from numba.core.codegen import RuntimeLinker
+
+    module = getattr(library, "_final_module", None)
+    if module is None:
+        return False
+    return any(gv.name.startswith(RuntimeLinker.PREFIX) for gv in module.global_variables)
 
 
 def to_bytes(cres: Any) -> bytes | None:

@@ -16,6 +16,7 @@ call already ran here, a callable that hands back its result.
 from __future__ import annotations
 
 import itertools
+import pickle
 import re
 import threading
 import warnings
@@ -26,7 +27,7 @@ from time import perf_counter
 from typing import Any, NamedTuple
 
 from numba._dispatcher import compute_fingerprint
-from numba.core import compiler, sigutils, types
+from numba.core import compiler, serialize, sigutils, types
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import OmittedArg
 from numba.core.registry import CPUDispatcher
@@ -73,6 +74,9 @@ class Fallback(NamedTuple):
 def _returning(value: Any) -> Callable[..., Any]:
     """A callable for the C dispatcher that hands back a result computed here."""
     return lambda *_: value
+
+
+_packing = threading.local()  # the dispatchers this thread is pickling (by id)
 
 
 class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
@@ -192,6 +196,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         self._miss_stamp = MissStamp(self.py_func, self._cache._cache_file._index_path)
 
     def add_overload(self, cres: Any) -> None:
+        if type(self) not in shipping.serving:  # (at a first compile: see there)
+            shipping.serve_local_processes(type(self))
         args = tuple(cres.signature.args)
         with _table_lock:
             self.overloads[args] = cres
@@ -226,6 +232,27 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     # -- pickling: Numba's state plus the policy -----------------------------
 
+    def __reduce__(self) -> Any:
+        """Numba's reduction, with every state but the uuid pickled once more
+        inside: a process that already has this dispatcher (Numba's memo by
+        uuid) unpickles nothing else (not the function, the policy, the code),
+        which Dask and ``concurrent.futures`` send with every task.
+
+        A function that refers to itself (recursion, a closure cell) meets
+        itself inside that inner pickle: there it is reduced as Numba does,
+        where the inner pickler's memo of the function ends the recursion."""
+        states = self._reduce_states()
+        in_progress = _packing.__dict__.setdefault("ids", set())
+        if id(self) in in_progress:
+            return serialize.custom_reduce(self._reduce_class(), states)
+        in_progress.add(id(self))
+        try:
+            uuid = states.pop("uuid")
+            packed = serialize.dumps(states)
+        finally:
+            in_progress.discard(id(self))
+        return serialize.custom_reduce(self._reduce_class(), {"uuid": uuid, "packed": packed})
+
     def _reduce_states(self) -> dict[str, Any]:
         states: dict[str, Any] = super()._reduce_states()
         if self._declared is not None:
@@ -241,7 +268,18 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         return states
 
     @classmethod
-    def _rebuild(
+    def _rebuild(cls, uuid: str, packed: bytes | None = None, **states: Any) -> SmartDispatcher:
+        """The dispatcher *uuid* if this process has it, else one rebuilt from
+        the states (``packed`` by ``__reduce__``, or given as they are)."""
+        if packed is not None:
+            try:
+                return cls._memo[uuid]  # type: ignore[no-any-return]  # arrived before
+            except KeyError:
+                states = pickle.loads(packed)
+        return cls._rebuild_from_states(uuid=uuid, **states)
+
+    @classmethod
+    def _rebuild_from_states(
         cls,
         uuid: str,
         py_func: Callable[..., Any],

@@ -13,14 +13,30 @@ function with every task) reuses the blob made the first time (one bytes
 object: nothing in it is pickled again), and a process that already has the
 dispatcher (Numba's memo of dispatchers by uuid) never opens what arrives
 again.  ``SMART_JIT_PICKLE_CODE=0`` ships no code.
+
+Processes of this machine need not receive the blob with every task.
+``multiprocessing``'s own pickler (``ForkingPickler``: what ``Pool``,
+``ProcessPoolExecutor`` and ``multiprocessing.Queue`` use, whose receivers
+are this machine's processes) pickles a dispatcher with a reference instead:
+the blob is written once to a file in a private directory of this process
+(removed when it exits), and the pickle carries its path and SHA-256.  A
+receiver without the dispatcher reads it once; a file that is gone or
+differs is not used (the receiver compiles, as Numba would).  Any other
+pickler (``pickle``, cloudpickle, Dask) carries the blob itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
+import shutil
+import tempfile
+import threading
 import zlib
 from typing import Any
+
+from . import forksafe
 
 SWITCH = "SMART_JIT_PICKLE_CODE"  # "0", "no", "false" or "off": ship no code
 
@@ -33,18 +49,21 @@ def ships_code() -> bool:
 class Outgoing:
     """What a dispatcher made for its pickles, kept for the next one."""
 
-    __slots__ = ("overloads", "sealed")
+    __slots__ = ("overloads", "sealed", "published", "generation")
 
     def __init__(self) -> None:
         # argument types -> (the overload, its compressed bytes or None)
         self.overloads: dict[tuple[Any, ...], tuple[Any, bytes | None]] = {}
         self.sealed: tuple[tuple[bytes, ...], bytes] | None = None  # (its parts, the blob)
+        self.published: tuple[bytes, int, tuple[str, str, str]] | None = None  # (blob, pid, ref)
+        self.generation = -1  # the dispatcher's _generation these were made for
 
 
 def pack(dispatcher: Any) -> dict[str, Any]:
     """What to add to *dispatcher*'s pickled state: ``failures`` (argument
     types -> why), and ``code``: one pickled blob of (target, [(argument
-    types, bytes)]), made once for the same overloads.  A blob costs the
+    types, bytes)]), made once for the same overloads (for
+    ``multiprocessing``'s pickler, a reference to it).  A blob costs the
     sender and a receiver that already has the dispatcher one bytes object
     each, where the parts would be pickled and unpickled with every task
     (measured: 44 us to pickle a dispatcher with one overload, 9 us for
@@ -57,9 +76,100 @@ def pack(dispatcher: Any) -> dict[str, Any]:
     states: dict[str, Any] = {"failures": failures}
     if not ships_code():
         return states
+    outgoing = dispatcher._shippable
+    generation = dispatcher._generation  # changes with every overload added or dropped
+    if outgoing.generation != generation:
+        _seal_overloads(dispatcher, outgoing)
+        outgoing.generation = generation
+    if outgoing.sealed is not None:
+        states["code"] = blob = outgoing.sealed[1]
+        if getattr(_pickling_for_local, "on", False):  # for a process of this machine
+            try:
+                states["code"] = _reference(outgoing, blob)
+            except OSError:  # no room or no right to write: the code itself, then
+                pass
+    return states
+
+
+# -- the same machine: the blob by reference ---------------------------------
+
+_pickling_for_local = threading.local()  # set while ForkingPickler reduces one of ours
+_published_lock = forksafe.lock()
+_directory: list[str] = []  # this process's directory of published blobs, once made
+serving: list[type] = []  # the classes ForkingPickler sends by reference
+
+
+def serve_local_processes(cls: type) -> None:
+    """Have ``multiprocessing``'s pickler send *cls*'s code by reference.
+    Called at a first compile, not at import (``multiprocessing`` costs 1.7 ms
+    to import, and a dispatcher without code has nothing to send)."""
+    if cls in serving:
+        return
+    from multiprocessing.reduction import ForkingPickler
+
+    ForkingPickler.register(cls, _reduce_for_local)
+    serving.append(cls)
+
+
+def _reduce_for_local(dispatcher: Any) -> Any:
+    _pickling_for_local.on = True
+    try:
+        return dispatcher.__reduce__()
+    finally:
+        _pickling_for_local.on = False
+
+
+def _reference(outgoing: Outgoing, blob: bytes) -> tuple[str, str, str]:
+    """("file", path, SHA-256) of *blob*, written once by this process
+    (OSError if it cannot be)."""
+    published = outgoing.published
+    pid = os.getpid()
+    if (
+        published is not None
+        and published[0] is blob
+        and published[1] == pid
+        and os.path.exists(published[2][1])  # (a cleaner may have removed it)
+    ):
+        return published[2]
+    digest = hashlib.sha256(blob).hexdigest()
+    with _published_lock:
+        if not _directory:
+            from multiprocessing.util import Finalize
+
+            _directory.append(tempfile.mkdtemp(prefix="smart_jit-code-"))  # mode 0700
+            # Removed at this process's exit, after its children were joined
+            # (also in a pool's worker, which skips atexit); not by a forked
+            # child: Finalize checks the pid.
+            Finalize(None, shutil.rmtree, (_directory[0], True), exitpriority=-1)
+        path = os.path.join(_directory[0], digest)
+        if not os.path.exists(path):
+            with tempfile.NamedTemporaryFile(dir=_directory[0], delete=False) as out:
+                out.write(blob)
+            os.replace(out.name, path)  # whole or absent for a reader
+    ref = ("file", path, digest)
+    outgoing.published = (blob, pid, ref)
+    return ref
+
+
+def _read_reference(ref: tuple[str, str, str]) -> bytes | None:
+    """The blob a reference names, if it is there and is that blob."""
+    _kind, path, digest = ref
+    try:
+        with open(path, "rb") as src:
+            blob = src.read()
+    except OSError:
+        return None
+    return blob if hashlib.sha256(blob).hexdigest() == digest else None
+
+
+forksafe.in_child(_directory.clear)  # a child publishes into a directory of its own
+
+
+def _seal_overloads(dispatcher: Any, outgoing: Outgoing) -> None:
+    """Make the blob of *dispatcher*'s current overloads (each overload's
+    bytes made once; the blob made again only when they change)."""
     from . import compiled_code  # not at import: only pickling needs it
 
-    outgoing = dispatcher._shippable
     made = outgoing.overloads
     kept, code = {}, []  # only current overloads are kept (not those a recompile dropped)
     for argtypes, cres in list(dispatcher.overloads.items()):
@@ -73,18 +183,18 @@ def pack(dispatcher: Any) -> dict[str, Any]:
         if known[1] is not None:
             code.append((argtypes, known[1]))
     outgoing.overloads = kept
-    if code:
-        parts = tuple(data for _, data in code)
-        sealed = outgoing.sealed
-        if (
-            sealed is None
-            or len(sealed[0]) != len(parts)
-            or any(a is not b for a, b in zip(sealed[0], parts, strict=True))
-        ):
-            blob = seal(compiled_code.target(dispatcher.targetctx), code)
-            sealed = outgoing.sealed = (parts, blob)
-        states["code"] = sealed[1]
-    return states
+    if not code:
+        outgoing.sealed = None
+        return
+    parts = tuple(data for _, data in code)
+    sealed = outgoing.sealed
+    if (
+        sealed is None
+        or len(sealed[0]) != len(parts)
+        or any(a is not b for a, b in zip(sealed[0], parts, strict=True))
+    ):
+        blob = seal(compiled_code.target(dispatcher.targetctx), code)
+        outgoing.sealed = (parts, blob)
 
 
 def seal(target: Any, overloads: list[tuple[Any, bytes]]) -> bytes:
@@ -114,6 +224,8 @@ class Arrived:
         """Keep what a pickle brought, unless something is known already."""
         for argtypes, why in failures or ():
             self.failures.setdefault(tuple(argtypes), why)
+        if type(code) is tuple:  # by reference, from this machine
+            code = _read_reference(code)
         if not code:
             return
         from . import compiled_code
