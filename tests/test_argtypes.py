@@ -16,7 +16,7 @@ from numba.core import types
 from numba.extending import typeof_impl
 from numba.typed import List
 
-from smart_jit import Action, jit
+from smart_jit import Action, argtypes, jit
 from smart_jit.argtypes import class_key, numba_typeof, typeof_arg
 
 
@@ -269,6 +269,17 @@ def test_a_typeof_impl_registered_after_the_first_call_is_honoured():
     assert numba_typeof(Late()) == types.float32
     f(Late())
     assert sorted(str(r.signature[0]) for r in f.fallbacks()) == ["float32", "pyobject"]
+
+
+def test_a_memo_made_before_a_registration_is_not_used_inside_tuples(monkeypatch):
+    """Inside a tuple too: the per-class answer for its items is dropped
+    before typing once a typeof_impl was registered (simulated: the memo holds
+    another answer for bytearray, made when the registry was smaller)."""
+    monkeypatch.setitem(argtypes._by_class, bytearray, types.float32)
+    monkeypatch.setattr(argtypes, "registry_size", argtypes.registry_size - 1)
+    value = ("a", bytearray(b"y"))
+    assert numba_typeof(value) == numba_answer(value)
+    assert numba_answer(value)[1] != types.float32
 
 
 def test_memo_is_thread_safe():

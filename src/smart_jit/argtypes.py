@@ -92,7 +92,13 @@ def numba_typeof(value: Any) -> Any:
     class where the class decides it; never raises."""
     global registry_size
     cls = type(value)
-    if len(_registry) == registry_size:
+    if len(_registry) != registry_size:  # a typeof_impl was registered: start afresh
+        _by_class.clear()
+        _tuples.clear()
+        _own_attribute.clear()
+        _arrays.clear()
+        registry_size = len(_registry)
+    else:
         known = _by_class.get(cls)
         if known is not None:
             if known is not _pyobject or not carries_own_type(cls, value):
@@ -120,12 +126,8 @@ def numba_typeof(value: Any) -> Any:
         numba_type = _pyobject
     if numba_type is None:  # (not `or`: the empty tuple's type, Tuple(()), is falsy)
         numba_type = _pyobject
-    if len(_registry) != registry_size:  # a typeof_impl was registered: start afresh
-        _by_class.clear()
-        _tuples.clear()
-        _own_attribute.clear()
-        _arrays.clear()
-        registry_size = len(_registry)
+    if len(_registry) != registry_size:  # registered meanwhile: remember nothing now
+        return numba_type
     if cls in _FIXED_CLASSES or (numba_type is _pyobject and _knows_nothing_of(cls, value)):
         _by_class[cls] = numba_type
     elif cls is tuple:
