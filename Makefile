@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 
 NOX := $(VENV)/bin/nox
 
-.PHONY: demo test lint bench test-matrix test-corners test-numba clean
+.PHONY: demo test lint bench test-matrix test-corners test-corners-a test-corners-b test-table test-numba clean
 
 demo: $(STAMP)
 	$(PY) examples/sum_fast.py
@@ -28,10 +28,21 @@ test-matrix: $(STAMP)
 # time, one per core.
 test-corners: $(STAMP)
 	mkdir -p .nox
-	$(NOX) -s "numba(0.59)" python-3.10 > .nox/corners-a.log 2>&1 & a=$$!; \
-	$(NOX) -s python-3.13 > .nox/corners-b.log 2>&1; b=$$?; \
+	$(MAKE) test-corners-a > .nox/corners-a.log 2>&1 & a=$$!; \
+	$(MAKE) test-corners-b > .nox/corners-b.log 2>&1; b=$$?; \
 	wait $$a; a=$$?; cat .nox/corners-a.log .nox/corners-b.log; \
-	$(NOX) -s table; [ $$a -eq 0 ] && [ $$b -eq 0 ]
+	$(MAKE) test-table; [ $$a -eq 0 ] && [ $$b -eq 0 ]
+
+# The halves of the corners (.ci/run runs them side by side, the second
+# followed by Numba's own tests), and the table of whatever cells have run.
+test-corners-a: $(STAMP)
+	$(NOX) -s "numba(0.59)" python-3.10
+
+test-corners-b: $(STAMP)
+	$(NOX) -s python-3.13
+
+test-table: $(STAMP)
+	$(NOX) -s table
 
 # Numba's own tests, plain and with smart_jit in place of numba.jit/njit.
 test-numba: $(STAMP)

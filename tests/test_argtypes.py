@@ -91,6 +91,7 @@ VALUES = {
     "unicode array strided": np.array(["ab", "c", "d"])[::2],
     "unicode array read-only": np.array(["ab"]).view(),  # made read-only below
     "unicode array 0d": np.array("ab"),
+    "unicode array big-endian": np.array(["ab"], dtype=">U2"),
     "bytes array": np.array([b"ab"]),
     "datetime array ns": np.array([1], dtype="M8[ns]"),
     "datetime array s": np.array([1], dtype="M8[s]"),
@@ -118,20 +119,30 @@ VALUES = {
 VALUES["unicode array read-only"].flags.writeable = False
 
 
+def outcome(typing, value):
+    """The type *typing* gives *value*, or the class of what it raises (Numba
+    0.59 raises NotImplementedError for a big-endian unicode array; later
+    releases answer pyobject)."""
+    try:
+        return typing(value)
+    except Exception as exc:
+        return type(exc)
+
+
 @pytest.mark.parametrize("name", sorted(VALUES))
 def test_memo_answers_what_numba_answers_every_time(name):
     value = VALUES[name]
-    want = numba_answer(value)
-    assert [numba_typeof(value) for _ in range(3)] == [want] * 3
+    want = outcome(numba_answer, value)
+    assert [outcome(numba_typeof, value) for _ in range(3)] == [want] * 3
     dispatcher = jit(lambda a: a)
-    assert [dispatcher.typeof_pyval(value) for _ in range(3)] == [want] * 3
+    assert [outcome(dispatcher.typeof_pyval, value) for _ in range(3)] == [want] * 3
 
 
 @pytest.mark.parametrize("name", sorted(VALUES))
 def test_typeof_arg_is_the_c_dispatchers_view(name):
     value = VALUES[name]
-    expected = types.intp if type(value) is int else numba_answer(value)
-    assert typeof_arg(value) == expected
+    expected = types.intp if type(value) is int else outcome(numba_answer, value)
+    assert outcome(typeof_arg, value) == expected
 
 
 def test_values_of_one_class_with_different_types_are_never_mixed():
@@ -169,7 +180,7 @@ def test_arrays_of_one_kind_share_a_type_and_others_do_not():
         np.array([b"ab"]),
         np.array([1], dtype="M8[ns]"),
         np.array([1], dtype="M8[us]"),
-        np.array(["ab"], dtype=">U2"),
+        np.array([b"abc"]),
     ]
     answers = [numba_typeof(value) for value in kinds]
     assert answers == [numba_answer(value) for value in kinds]
@@ -290,7 +301,7 @@ def test_memo_is_thread_safe():
         for _ in range(200):
             for name in names[i % 3 :: 3]:
                 value = VALUES[name]
-                if numba_typeof(value) != numba_answer(value):
+                if outcome(numba_typeof, value) != outcome(numba_answer, value):
                     wrong.append(name)
 
     run_threads(8, work)
