@@ -33,13 +33,13 @@ test-corners: $(STAMP)
 	wait $$a; a=$$?; cat .nox/corners-a.log .nox/corners-b.log; \
 	$(MAKE) test-table; [ $$a -eq 0 ] && [ $$b -eq 0 ]
 
-# The halves of the corners (.ci/run runs them side by side, the second
-# followed by Numba's own tests), and the table of whatever cells have run.
+# The halves of the corners (.ci/run runs them side by side, the first after
+# Numba's own tests), and the table of whatever cells have run.
 test-corners-a: $(STAMP)
-	$(NOX) -s "numba(0.59)" python-3.10
+	$(NOX) -s "numba(0.59)"
 
 test-corners-b: $(STAMP)
-	$(NOX) -s python-3.13
+	$(NOX) -s python-3.10 python-3.13
 
 test-table: $(STAMP)
 	$(NOX) -s table

@@ -162,11 +162,11 @@ def main() -> int:
     ratios = {}
     per_task = {}
     for name, f in (("numba.njit", plain), ("smart_jit", smart)):
-        sizes = len(ForkingPickler.dumps(f))
+        size = len(ForkingPickler.dumps(f))
         start = time.perf_counter()
         for _ in range(2_000):
             ForkingPickler.dumps(f)
-        per_task[name] = (sizes, (time.perf_counter() - start) / 2_000)
+        per_task[name] = (size, (time.perf_counter() - start) / 2_000)
     print(
         "\nPer task, multiprocessing's pickler: "
         + "; ".join(f"{k} {b:,} bytes, {t * 1e6:.1f} us" for k, (b, t) in per_task.items())

@@ -18,7 +18,7 @@ from numba.core import event
 from smart_jit import Action, jit
 from smart_jit.policies import adaptive, after_calls
 
-FORKS = 12
+FORKS = 8  # per test; CI runs the suite four times (12 made it 90 s of each run)
 CHILD_TIMEOUT = 60.0
 
 

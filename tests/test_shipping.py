@@ -343,7 +343,7 @@ def test_without_the_switch_no_reference_either(monkeypatch):
     assert f._shippable.published is None
 
 
-def test_the_directory_is_removed_at_exit_and_not_by_a_forked_child(tmp_path):
+def test_the_directory_is_removed_at_exit_and_not_by_a_forked_child():
     script = textwrap.dedent(
         """
         import os, sys, threading
@@ -369,7 +369,8 @@ def test_the_directory_is_removed_at_exit_and_not_by_a_forked_child(tmp_path):
             assert os.path.dirname(child_path) != os.path.dirname(parent_path)
             print(os.path.dirname(child_path), flush=True)
             sys.exit(0)  # runs the exit handlers of a forked child
-        os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
+        assert status == 0, "the child's checks passed"
         stop.set()
         busy.join()
         assert os.path.exists(parent_path), "the child's exit left the parent's directory"
