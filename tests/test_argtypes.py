@@ -121,8 +121,8 @@ VALUES["unicode array read-only"].flags.writeable = False
 
 def outcome(typing, value):
     """The type *typing* gives *value*, or the class of what it raises (Numba
-    0.59 raises NotImplementedError for a big-endian unicode array; later
-    releases answer pyobject)."""
+    0.59 and 0.60 raise NotImplementedError for a big-endian unicode array;
+    later releases answer pyobject)."""
     try:
         return typing(value)
     except Exception as exc:

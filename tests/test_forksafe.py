@@ -127,8 +127,8 @@ class Hammering:
     def _run(self, hammer):
         try:
             hammer(self.stop)
-        except BaseException as exc:
-            self.errors.append(exc)
+        except BaseException:
+            self.errors.append(f"{hammer.__name__}: {traceback.format_exc()}")
 
     def __enter__(self):
         for thread in self.threads:
