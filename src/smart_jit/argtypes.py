@@ -128,7 +128,7 @@ def numba_typeof(value: Any) -> Any:
         numba_type = _pyobject
     if len(_registry) != registry_size:  # registered meanwhile: remember nothing now
         return numba_type
-    if cls in _FIXED_CLASSES or (numba_type is _pyobject and _knows_nothing_of(cls, value)):
+    if cls in _FIXED_CLASSES:
         _by_class[cls] = numba_type
     elif cls is tuple:
         if is_immutable(value):
@@ -140,8 +140,11 @@ def numba_typeof(value: Any) -> Any:
             if len(_arrays) >= ARRAYS_REMEMBERED:
                 _arrays.clear()
             _arrays[(value.dtype, value.ndim, value.flags.num)] = numba_type
-    elif _answers_for_itself(cls, value):
-        _own_attribute.add(cls)
+    elif _typed_by_its_attribute_alone(cls, value):
+        if hasattr(cls, "_numba_type_"):  # each instance answers for itself
+            _own_attribute.add(cls)
+        elif numba_type is _pyobject:  # Numba knows nothing of the class
+            _by_class[cls] = numba_type
     return numba_type
 
 
@@ -210,23 +213,11 @@ def carries_own_type(cls: type, value: Any) -> bool:
     return bool(cls.__dictoffset__) and "_numba_type_" in getattr(value, "__dict__", ())
 
 
-def _answers_for_itself(cls: type, value: Any) -> bool:
+def _typed_by_its_attribute_alone(cls: type, value: Any) -> bool:
     """Whether Numba types every instance of *cls* by its ``_numba_type_``
-    alone: its generic ``typeof_impl``, no buffer to decode first, not cffi."""
-    if typeof_impl.dispatch(cls) is not _generic_impl or not hasattr(cls, "_numba_type_"):
-        return False
-    if cls.__module__ == "_cffi_backend":
-        return False
-    try:
-        memoryview(value)
-    except TypeError:
-        return True
-    return False
-
-
-def _knows_nothing_of(cls: type, value: Any) -> bool:
-    """Whether Numba types every instance of *cls* as ``pyobject``."""
-    if typeof_impl.dispatch(cls) is not _generic_impl or hasattr(cls, "_numba_type_"):
+    alone (``pyobject`` without one): Numba's generic ``typeof_impl``, no
+    buffer to decode first, not cffi."""
+    if typeof_impl.dispatch(cls) is not _generic_impl:
         return False
     if cls.__module__ == "_cffi_backend":  # cffi functions and FFI objects
         return False
