@@ -91,6 +91,129 @@ def test_a_source_file_edited_after_import_runs_the_imported_code(tmp_path, monk
     assert compiled_by_the_server(f, 3) == (8, 8)
 
 
+def test_a_module_attribute_changed_at_run_time_compiles_as_it_is_now(tmp_path, monkeypatch):
+    # The server imports settings_mod and helper_mod from disk; what the
+    # compile reads of them must be what this process has.
+    settings = import_file(tmp_path, monkeypatch, "settings_mod", "SCALE = 2.0\n")
+    helper = import_file(
+        tmp_path,
+        monkeypatch,
+        "helper_mod",
+        """
+        import numba
+        FACTOR = 1.0
+        @numba.njit
+        def times(x):
+            return x * FACTOR
+        """,
+    )
+    mod = import_file(
+        tmp_path,
+        monkeypatch,
+        "uses_settings_mod",
+        """
+        import settings_mod, helper_mod
+        def scaled(a):
+            return helper_mod.times(a * settings_mod.SCALE)
+        """,
+    )
+    settings.SCALE = 3.0
+    helper.FACTOR = 10.0
+    expected = mod.scaled(2.0)  # interpreted: 60.0
+    f = jit(use_jit=background)(mod.scaled)
+    assert compiled_by_the_server(f, 2.0) == (expected, expected) == (60.0, 60.0)
+    assert numba.njit(mod.scaled)(2.0) == 60.0  # compiled in this process
+
+
+def test_a_class_of_the_functions_module_is_never_imported_by_the_server(tmp_path, monkeypatch):
+    marker = tmp_path / "imported_by"
+    source = f"""
+        import os
+        from enum import IntEnum
+        with open({str(marker)!r}, "a") as out:
+            out.write(str(os.getpid()) + "\\n")
+        class Level(IntEnum):
+            HIGH = {{high}}
+        def weight(a):
+            return a * Level.HIGH
+        """
+    mod = import_file(tmp_path, monkeypatch, "levels_mod", source.format(high=10))
+    # A deployment replaces the file after import.
+    (tmp_path / "levels_mod.py").write_text(textwrap.dedent(source.format(high=1000)))
+    f = jit(use_jit=background)(mod.weight)
+    before = compile_process.outcomes["does not pickle"]
+    assert f(2) == 20
+    assert f.wait_compiled(60)
+    assert f(2) == 20 and len(f.signatures) == 1  # compiled on the thread
+    assert compile_process.outcomes["does not pickle"] == before + 1
+    assert marker.read_text().split() == [str(os.getpid())], "its top level ran elsewhere"
+
+
+def test_the_server_imports_nothing_from_the_working_directory(tmp_path):
+    planted = tmp_path / "cwd"
+    planted.mkdir()
+    ran = tmp_path / "planted_code_ran"
+    for name in ("json", "sitecustomize", "usercustomize", "struct"):
+        (planted / f"{name}.py").write_text(
+            f"open({str(ran)!r}, 'a').write({name!r} + ' ')\nraise ImportError('planted')\n"
+        )
+    script_dir = tmp_path / "service"
+    script_dir.mkdir()
+    script = script_dir / "service.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            from smart_jit import Action, compile_process, jit
+            f = jit(use_jit=lambda a: Action.BACKGROUND_JIT)(lambda a: a + 1)
+            f(1)
+            assert f.wait_compiled(120)
+            print(dict(compile_process.outcomes), f(1))
+            """
+        )
+    )
+    env = dict(os.environ, **{compile_process.MODE_VARIABLE: "process"})
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=planted,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["{'compiled':", "1}", "2"], done.stdout
+    assert not ran.exists(), f"ran in the working directory: {ran.read_text()}"
+
+
+def test_a_process_compile_is_timed_once_the_server_is_ready(monkeypatch):
+    from numba.core import event
+
+    from smart_jit import compile_costs
+
+    if compile_process._current is not None:
+        compile_process._retire(compile_process._current)
+    monkeypatch.setattr(compile_process, "RESTART_INTERVAL", 0.0)
+    started = []
+
+    class Starts(event.Listener):
+        def on_start(self, ev):
+            if ev.data.get("compile_process"):
+                started.append(time.perf_counter())
+
+        def on_end(self, ev):
+            pass
+
+    f = make_adder(3)
+    with event.install_listener("numba:compile", Starts()):
+        assert compiled_by_the_server(f, 1) == (4, 4)
+    server = compile_process._current
+    assert server is not None and server.ready_at is not None
+    assert started and started[0] >= server.ready_at, "the server's start-up was timed"
+    (record,) = compile_costs.compiles_of(f)
+    assert record.first_in_process is False
+
+
 def make_adder(k):
     return jit(use_jit=background)(lambda x: x + k)
 
@@ -264,6 +387,10 @@ def test_a_server_killed_mid_compile_falls_back_and_restarts_at_most_once_a_minu
     f = jit(use_jit=background)(adds_stall)
     assert f(1) == 5
     pid = wait_for_server()
+    deadline = time.monotonic() + 60
+    while compile_process._current is None or compile_process._current.ready_at is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     time.sleep(0.2)  # the request is in; the server stalls unpickling it
     assert f.wait_compiled(0.1) is False
     started = compile_process._started

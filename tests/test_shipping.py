@@ -383,3 +383,54 @@ def test_the_directory_is_removed_at_exit_and_not_by_a_forked_child():
     child_dir, parent_dir = out.stdout.split()
     assert not os.path.exists(parent_dir), "removed when the parent exited"
     assert not os.path.exists(child_dir), "the child removed its own"
+
+
+def test_a_pickled_function_never_enters_a_disk_cache_its_file_no_longer_defines(tmp_path):
+    """Version 1 (``x + 1``) is pickled; the file then says ``x + 100``.
+    The receiver runs what it was sent (as a plain Numba dispatcher does),
+    but writes none of it under the new file's stamp: later processes get
+    what the file says, as with plain ``numba.njit(cache=True)``."""
+    env = cached_module(tmp_path, "versioned_mod", "incr", "x + 1", "cache")
+    pickled = tmp_path / "incr.pickle"
+    send = (
+        "import pickle\nfrom versioned_mod import incr\n"
+        f"print(incr(1)); open({str(pickled)!r}, 'wb').write(pickle.dumps(incr))\n"
+    )
+    receive = f"import pickle\nprint(pickle.loads(open({str(pickled)!r}, 'rb').read())(1))\n"
+    later = "from versioned_mod import incr\nprint(incr(1))\n"
+
+    def run(code):
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert run(send) == "2"
+    cached_module(tmp_path, "versioned_mod", "incr", "x + 100", "cache")  # a deployment
+    assert run(receive) == "2"
+    assert run(later) == "101"
+    assert run(receive) == "2" and run(later) == "101"
+
+
+def test_a_receiver_with_the_switch_off_uses_no_code_that_arrives(monkeypatch):
+    f = jit(use_jit=always_jit)(lambda x: x * 4 + 3)
+    f(2)
+    sent = f._reduce_states()
+    assert "code" in sent
+    sent["uuid"] = "switched-off-" + sent["uuid"]
+    monkeypatch.setenv(shipping.SWITCH, "0")
+    relay = SmartDispatcher._rebuild(**sent)
+    assert compiles_during(lambda: relay(2)) == 1 and relay(2) == 11
+
+
+def test_a_file_published_for_local_workers_is_replaced_when_the_code_changes():
+    f = jit(use_jit=always_jit)(lambda x: x + 1)
+    paths = set()
+    numbers = (np.int8, np.int16, np.uint16, np.uint32, np.float32, np.complex64)
+    for value in (1, 1.5, 1j, True, *(kind(1) for kind in numbers)):
+        f(value)
+        ForkingPickler.dumps(f)
+        paths.add(f._shippable.published[2][1])
+    assert len(f.signatures) == len(paths) == 10
+    (current,) = [p for p in paths if os.path.exists(p)]  # the nine stale ones are gone
+    with open(current, "rb") as src:
+        assert src.read() == f._reduce_states()["code"]

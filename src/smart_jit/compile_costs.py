@@ -146,6 +146,8 @@ def _failed(ev: Any) -> bool:
 def _record(data: dict[str, Any], seconds: float, failed: bool, first: bool) -> None:
     global _compiled_before, _count
     dispatcher = data.get("dispatcher")
+    # The compile process paid Numba's one-off costs before this compile.
+    first = first and not data.get("compile_process", False)
     entry = Compile(tuple(data.get("args") or ()), seconds, failed, first)
     ratio = None
     if not failed and not first and dispatcher is not None:

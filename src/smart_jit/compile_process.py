@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import atexit
 import collections
-import json
+import dis
+import importlib
 import os
 import pickle
 import struct
@@ -105,22 +106,31 @@ def compile(dispatcher: Any, argtypes: tuple[Any, ...]) -> Any:
     changed at run time.  Warnings Numba issued while compiling a result that
     is used are issued again here.
     """
+    home = dispatcher.py_func.__module__
     try:
-        request = _dumps_by_value(
+        request = pickle.dumps(
             (
-                dispatcher.py_func,
-                dispatcher.locals,
-                dispatcher.targetoptions,
-                dispatcher._compiler.pipeline_class,
-                argtypes,
+                home,
+                _import_path(),
+                _dumps_by_value(
+                    (
+                        dispatcher.py_func,
+                        dispatcher.locals,
+                        dispatcher.targetoptions,
+                        dispatcher._compiler.pipeline_class,
+                        argtypes,
+                        module_state(dispatcher.py_func, home),
+                    ),
+                    home=home,
+                ),
             ),
-            home=dispatcher.py_func.__module__,
+            pickle.HIGHEST_PROTOCOL,
         )
     except Exception:  # a global, a default or a type that does not pickle
         outcomes["does not pickle"] += 1
         return None
     server = _server()
-    if server is None:
+    if server is None or not server.wait_ready():
         outcomes["no server"] += 1
         return None if not _shutting_down else _exiting()
     from numba.core import event
@@ -128,7 +138,14 @@ def compile(dispatcher: Any, argtypes: tuple[Any, ...]) -> Any:
     # Listeners of Numba's compile event see this compile as if it ran here,
     # from the request to the rebuilt result.  One that failed there ends
     # with the exception, and the thread's compile that follows fires its own.
-    details = {"dispatcher": dispatcher, "args": argtypes, "return_type": None}
+    # The event starts once the server is ready: its start-up (importing
+    # Numba) is not part of this compile's cost.
+    details = {
+        "dispatcher": dispatcher,
+        "args": argtypes,
+        "return_type": None,
+        "compile_process": True,
+    }
     try:
         with event.trigger_event("numba:compile", data=details):
             reply = server.ask(request, prepare=lambda: _prepare(dispatcher.targetctx))
@@ -172,7 +189,12 @@ def _prepare(targetctx: Any) -> None:
 
 
 def _dumps_by_value(obj: Any, home: str) -> bytes:
-    """Numba's pickling, with every plain function of module *home* by value."""
+    """Numba's pickling, with every plain function of module *home* by value.
+
+    Anything else of *home* (a class, an instance of one) would be looked up
+    by name in the server, where the home module is a stand-in made of the
+    globals that travelled (see ``_stand_in_for_home``): a class of it cannot
+    travel, and such a function compiles on the thread."""
     import io
 
     from numba.core import serialize
@@ -181,11 +203,110 @@ def _dumps_by_value(obj: Any, home: str) -> bytes:
         def reducer_override(self, obj: Any) -> Any:
             if type(obj) is pytypes.FunctionType and obj.__module__ == home:
                 return self._dynamic_function_reduce(obj)
+            if isinstance(obj, type) and obj.__module__ == home and home != "__main__":
+                raise pickle.PicklingError(f"{obj.__qualname__} is a class of {home}")
             return super().reducer_override(obj)
 
     with io.BytesIO() as buffer:
         ByValue(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
         return buffer.getvalue()
+
+
+_ATTRIBUTE_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+_NAME_OPS = frozenset({"LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME"})
+
+
+def module_state(func: Any, home: str) -> list[tuple[str, tuple[str, ...], Any]]:
+    """What the compile reads from modules the server imports itself, as it
+    is in this process: ``(module, attribute path, value)`` for each
+    ``module.attr`` (``module.a.b``) in the code of *func*, of the functions
+    of *home* that travel with it and of its jitted callees, and for each
+    global a jitted callee of another module reads.  The server sets them
+    before compiling, so that a module changed at run time
+    (``settings.SCALE = 3.0``) compiles as it would here.
+
+    Modules, classes and callables are left out: they are code, imported by
+    name, not state."""
+    found: dict[tuple[str, tuple[str, ...]], Any] = {}
+    visited: set[int] = set()
+    pending = [func]
+    while pending:
+        each = pending.pop()
+        code = getattr(each, "__code__", None)
+        if code is None or id(code) in visited:
+            continue
+        visited.add(id(code))
+        globals_ = getattr(each, "__globals__", {})
+        cells = dict(zip(code.co_freevars, each.__closure__ or (), strict=False))
+        travels = getattr(each, "__module__", None) == home  # its globals go by value
+        for nested in _code_objects(code):
+            _read(nested, globals_, cells, travels, each, found, pending)
+    return [(module, path, value) for (module, path), value in found.items()]
+
+
+def _code_objects(code: Any) -> list[Any]:
+    """*code* and the code of its comprehensions and inner functions."""
+    every = [code]
+    for const in code.co_consts:
+        if isinstance(const, pytypes.CodeType):
+            every.extend(_code_objects(const))
+    return every
+
+
+_MISSING = object()
+
+
+def _read(
+    code: Any,
+    globals_: dict[str, Any],
+    cells: dict[str, Any],
+    travels: bool,
+    func: Any,
+    found: dict[tuple[str, tuple[str, ...]], Any],
+    pending: list[Any],
+) -> None:
+    current: Any = _MISSING
+    module_name = ""
+    path: tuple[str, ...] = ()
+    for ins in dis.get_instructions(code):
+        if ins.opname in _ATTRIBUTE_OPS and isinstance(current, pytypes.ModuleType):
+            module_name, path = current.__name__, ()
+        if ins.opname in _ATTRIBUTE_OPS and current is not _MISSING and module_name:
+            path = (*path, str(ins.argval))
+            current = getattr(current, str(ins.argval), _MISSING)
+            if current is not _MISSING and _is_state(current):
+                found[(module_name, path)] = current
+            callee = getattr(current, "py_func", None)  # a jitted callee: helper_mod.f
+            if callee is not None:
+                pending.append(callee)
+            continue
+        current, module_name, path = _MISSING, "", ()
+        if ins.opname not in _NAME_OPS:
+            continue
+        name = str(ins.argval)
+        if name in cells:
+            try:
+                current = cells[name].cell_contents
+            except ValueError:  # an empty cell
+                continue
+        else:
+            current = globals_.get(name, _MISSING)
+            if current is not _MISSING and not travels and _is_state(current):
+                found[(func.__module__, (name,))] = current
+        callee = getattr(current, "py_func", None)  # a jitted callee
+        if callee is not None:
+            pending.append(callee)
+        elif type(current) is pytypes.FunctionType and current.__module__ == func.__module__:
+            pending.append(current)
+
+
+def _is_state(value: Any) -> bool:
+    return not (isinstance(value, pytypes.ModuleType | type) or callable(value))
+
+
+def _import_path() -> list[str]:
+    """This process's ``sys.path``, with the working directory named."""
+    return [os.getcwd() if p == "" else p for p in sys.path if isinstance(p, str)]
 
 
 class _Server:
@@ -196,16 +317,21 @@ class _Server:
         self._replies, from_server = os.pipe()
         lifeline, self._lifeline = os.pipe()
         env = dict(os.environ, **{MODE_VARIABLE: "thread"})
+        # Isolated mode (-I): neither the working directory nor PYTHON*
+        # variables decide what the server imports before it has the
+        # parent's sys.path, which it takes from its arguments alone.
+        path = _import_path()
         try:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
+                    "-I",
                     "-c",
                     _BOOTSTRAP,
-                    json.dumps([p for p in sys.path if isinstance(p, str)]),
                     str(to_server),
                     str(from_server),
                     str(lifeline),
+                    *path,
                 ],
                 pass_fds=(to_server, from_server, lifeline),
                 stdin=subprocess.DEVNULL,
@@ -218,6 +344,21 @@ class _Server:
         finally:
             for fd in (to_server, from_server, lifeline):
                 os.close(fd)
+        self.ready_at: float | None = None  # time.perf_counter() when it said so
+
+    def wait_ready(self) -> bool:
+        """Wait until the server has imported Numba and compiled once (its
+        start-up); False if it died first (it is then retired)."""
+        if self.ready_at is not None:
+            return True
+        try:
+            if _receive(self._replies) != _READY:
+                raise EOFError("the server did not start")
+        except (OSError, EOFError):
+            _retire(self)
+            return False
+        self.ready_at = time.perf_counter()
+        return True
 
     def ask(self, request: bytes, prepare: Any = None) -> Any:
         """Send *request*, run *prepare()* meanwhile, return the reply; None if
@@ -353,23 +494,42 @@ def _read_exactly(fd: int, size: int) -> bytes:
 
 # -- the server's side ---------------------------------------------------------
 
-# Run with ``python -c``: the parent's sys.path first, so that the server
-# imports smart_jit, Numba and the user's modules from where the parent did.
+# Run with ``python -I -c``: the parent's sys.path (the arguments after the
+# three pipes) before anything is imported, so that the server imports
+# smart_jit, Numba and the user's modules from where the parent did.
 _BOOTSTRAP = (
-    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-    "from smart_jit.compile_process import _serve; _serve(*map(int, sys.argv[2:]))"
+    "import sys; sys.path[:] = sys.argv[4:]; "
+    "from smart_jit.compile_process import _serve; _serve(*map(int, sys.argv[1:4]))"
 )
+_READY = b"ready"
 
 
 def _serve(requests: int, replies: int, lifeline: int) -> None:
     """Compile what the parent sends until it closes the pipe or dies."""
     threading.Thread(target=_exit_with_parent, args=(lifeline,), daemon=True).start()
+    _warm_up()
+    _send(replies, _READY)
     while True:
         try:
             request = _receive(requests)
         except EOFError:
             os._exit(0)
         _send(replies, pickle.dumps(_compile_request(request), pickle.HIGHEST_PROTOCOL))
+
+
+def _warm_up() -> None:
+    """Pay Numba's one-off costs (its imports, the target's initialisation,
+    the lazy imports of a first compile) before the first request, so that
+    the parent times compiles, not the server's start."""
+    from numba.core.registry import CPUDispatcher
+
+    def identity(x: Any) -> Any:
+        return x
+
+    try:
+        CPUDispatcher(identity, targetoptions={"nopython": True}).compile("int64(int64)")
+    except Exception:  # a broken Numba reports itself on the first request
+        pass
 
 
 def _exit_with_parent(lifeline: int) -> None:
@@ -383,10 +543,16 @@ def _compile_request(request: bytes) -> tuple[str, Any, list[Any]]:
     from numba.core.registry import CPUDispatcher
 
     try:
-        py_func, locals, targetoptions, pipeline_class, argtypes = pickle.loads(request)
+        home, path, payload = pickle.loads(request)
+        if sys.path != path:  # the parent's, as it is now
+            sys.path[:] = path
+            importlib.invalidate_caches()
+        _stand_in_for_home(home)  # before anything could import it from disk
+        py_func, locals, targetoptions, pipeline_class, argtypes, state = pickle.loads(payload)
+        _fill_stand_in(py_func)
+        _set_module_state(state)
     except Exception as exc:
         return ("cannot travel", f"unpickling failed: {exc!r}", [])
-    _stand_in_for_home(py_func)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -402,22 +568,50 @@ def _compile_request(request: bytes) -> tuple[str, Any, list[Any]]:
     return ("compiled", payload, _portable(caught))
 
 
-def _stand_in_for_home(py_func: Any) -> None:
-    """Give the function's module a stand-in made of the globals that came
-    with it, unless something imported the real one.
+def _stand_in_for_home(name: str) -> None:
+    """Give the function's module *name* a stand-in, unless something
+    imported the real one (``__main__`` is the server's own).
 
     Numba looks the module up by name (its ``Environment`` of globals), and
-    would otherwise import it here from disk: running its top level in the
-    server, as it is on disk now, or failing and naming the function's module
-    ``<dynamic>``, which the parent then cannot import.
+    the pickle would import it by name for anything of it that is not a plain
+    function: that would run its top level in the server, as it is on disk
+    now, or fail and name the function's module ``<dynamic>``, which the
+    parent then cannot import.  The stand-in holds only what travelled, so
+    a pickle that needs more of the module fails and the thread compiles.
     """
-    name = py_func.__module__
     module = sys.modules.get(name) if name else None
-    if name and (module is None or getattr(module, "__smart_jit_stand_in__", False)):
-        if module is None:
-            module = sys.modules[name] = pytypes.ModuleType(name)
-            module.__smart_jit_stand_in__ = True  # type: ignore[attr-defined]
+    if name and module is None:
+        module = sys.modules[name] = pytypes.ModuleType(name)
+        module.__smart_jit_stand_in__ = True  # type: ignore[attr-defined]
+
+
+def _fill_stand_in(py_func: Any) -> None:
+    """Put the globals that came with *py_func* in its module's stand-in."""
+    module = sys.modules.get(py_func.__module__ or "")
+    if getattr(module, "__smart_jit_stand_in__", False):
         module.__dict__.update(py_func.__globals__)
+
+
+def _set_module_state(state: list[tuple[str, tuple[str, ...], Any]]) -> None:
+    """Give the modules the server imported the values the parent's have
+    (``module_state``); raises if one cannot be set."""
+    for module_name, path, value in state:
+        owner: Any = sys.modules.get(module_name) or importlib.import_module(module_name)
+        for name in path[:-1]:
+            owner = getattr(owner, name)
+        if not _same(getattr(owner, path[-1], _MISSING), value):
+            setattr(owner, path[-1], value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:  # an array compares element-wise: set it, then
+        return False
 
 
 def _portable(caught: list[warnings.WarningMessage]) -> list[Any]:

@@ -12,8 +12,11 @@ features: ``codegen.magic_tuple()``, part of every cache index key).
 from __future__ import annotations
 
 import functools
+import hashlib
 import pickle
 import sys
+import types
+import weakref
 from typing import Any
 
 
@@ -98,3 +101,55 @@ def _target_of(codegen: Any) -> tuple[Any, ...]:
     # magic_tuple() asks LLVM for the host CPU's name and features: 90 us,
     # on every pickling of every dispatcher otherwise.
     return (numba.__version__, sys.version_info[:2], codegen.magic_tuple())
+
+
+_digests: weakref.WeakKeyDictionary[types.CodeType, str] = weakref.WeakKeyDictionary()
+
+
+def code_digest(code: types.CodeType) -> str:
+    """A digest of *code*: its bytecode, names, constants and nested code,
+    not where its file is nor its line numbers."""
+    digest = _digests.get(code)
+    if digest is None:
+        hasher = hashlib.sha256()
+        _hash_code(hasher, code)
+        digest = _digests[code] = hasher.hexdigest()
+    return digest
+
+
+def _hash_code(hasher: Any, code: types.CodeType) -> None:
+    hasher.update(code.co_code)
+    for part in (code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars):
+        hasher.update(repr(part).encode())
+    hasher.update(repr((code.co_argcount, code.co_kwonlyargcount, code.co_flags)).encode())
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _hash_code(hasher, const)
+        elif isinstance(const, frozenset):  # its order follows string hashing
+            hasher.update(repr(sorted(map(repr, const))).encode())
+        else:
+            hasher.update(repr(const).encode())
+
+
+def file_defines(func: Any) -> bool:
+    """Whether *func*'s source file, as it is now, defines *func*'s code.
+
+    Numba's disk cache keys what it stores by the file's stamp: code that
+    arrived by value in a pickle may be cached (and loaded) under that stamp
+    only if the file still holds that code, or another process whose file
+    says otherwise would run it."""
+    code = func.__code__
+    try:
+        with open(code.co_filename, "rb") as src:
+            module = compile(src.read(), code.co_filename, "exec", dont_inherit=True)
+    except (OSError, SyntaxError, ValueError):
+        return False
+    wanted = code_digest(code)
+    pending = [module]
+    while pending:
+        each = pending.pop()
+        if each.co_name == code.co_name and each.co_firstlineno == code.co_firstlineno:
+            if code_digest(each) == wanted:
+                return True
+        pending.extend(c for c in each.co_consts if isinstance(c, types.CodeType))
+    return False

@@ -294,6 +294,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         cache: bool = False,
         code: Any = None,
         failures: Any = (),
+        function: str | None = None,
     ) -> SmartDispatcher:
         try:
             return cls._memo[uuid]  # type: ignore[no-any-return]  # arrived before
@@ -308,10 +309,11 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             on_compile_error=on_compile_error,
             background=background,
         )
-        if cache:
+        if cache and _in_its_file(py_func):
             self.enable_caching()
         self._set_uuid(uuid)
-        self._arrived.add(self.targetctx, code, failures)
+        same = function is not None and function == shipping.function_digest(py_func)
+        self._arrived.add(self.targetctx, code, failures, same)
         for sig in sigs:
             self.compile(sig)  # from the code that arrived, if it did
         self._can_compile = can_compile
@@ -776,6 +778,15 @@ def _describe_failure(exc: BaseException) -> str:
     if len(cause) > _FAILURE_WIDTH:
         cause = cause[: _FAILURE_WIDTH - 3] + "..."
     return f"{COMPILE_FAILED}{type(exc).__name__}: {cause}"
+
+
+def _in_its_file(py_func: Callable[..., Any]) -> bool:
+    """Whether a function that arrived in a pickle is the one its file on
+    disk defines now (else its disk cache would mix two codes, as a plain
+    rebuilt Numba dispatcher, which has no cache, never does)."""
+    from . import compiled_code  # not at import: only pickles bring functions
+
+    return compiled_code.file_defines(py_func)
 
 
 def _describe(argtypes: tuple[types.Type, ...]) -> str:

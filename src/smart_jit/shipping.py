@@ -73,7 +73,7 @@ def pack(dispatcher: Any) -> dict[str, Any]:
         for seen in list(dispatcher._seen.values())
         if seen.failure is not None and seen.folded_types is not None
     ]
-    states: dict[str, Any] = {"failures": failures}
+    states: dict[str, Any] = {"failures": failures, "function": function_digest(dispatcher.py_func)}
     if not ships_code():
         return states
     outgoing = dispatcher._shippable
@@ -96,6 +96,7 @@ def pack(dispatcher: Any) -> dict[str, Any]:
 _pickling_for_local = threading.local()  # set while ForkingPickler reduces one of ours
 _published_lock = forksafe.lock()
 _directory: list[str] = []  # this process's directory of published blobs, once made
+_users: dict[str, int] = {}  # published file -> how many dispatchers' current blob it is
 serving: list[type] = []  # the classes ForkingPickler sends by reference
 
 
@@ -146,9 +147,26 @@ def _reference(outgoing: Outgoing, blob: bytes) -> tuple[str, str, str]:
             with tempfile.NamedTemporaryFile(dir=_directory[0], delete=False) as out:
                 out.write(blob)
             os.replace(out.name, path)  # whole or absent for a reader
+        _users[path] = _users.get(path, 0) + 1
+        if published is not None and published[1] == pid:
+            _unpublish(published[2][1])  # its overloads changed: the old blob is stale
     ref = ("file", path, digest)
     outgoing.published = (blob, pid, ref)
     return ref
+
+
+def _unpublish(path: str) -> None:
+    """One user fewer for the file at *path*; removed when it has none.  A
+    receiver that reads it later finds it gone and compiles, as Numba would."""
+    left = _users.get(path, 0) - 1
+    if left > 0:
+        _users[path] = left
+        return
+    _users.pop(path, None)
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _read_reference(ref: tuple[str, str, str]) -> bytes | None:
@@ -163,6 +181,7 @@ def _read_reference(ref: tuple[str, str, str]) -> bytes | None:
 
 
 forksafe.in_child(_directory.clear)  # a child publishes into a directory of its own
+forksafe.in_child(_users.clear)
 
 
 def _seal_overloads(dispatcher: Any, outgoing: Outgoing) -> None:
@@ -220,10 +239,21 @@ class Arrived:
         self.failures: dict[tuple[Any, ...], str] = {}
         self.incompatible: tuple[Any, ...] | None = None  # the target of code not used
 
-    def add(self, targetctx: Any, code: Any, failures: Any) -> None:
-        """Keep what a pickle brought, unless something is known already."""
+    def add(self, targetctx: Any, code: Any, failures: Any, same_function: bool) -> None:
+        """Keep what a pickle brought, unless something is known already.
+
+        Nothing is kept unless the sender's function is this one
+        (*same_function*: the same code, as ``function_digest`` says): a
+        receiver that imported a module of the same name with other code
+        compiles its own (and never writes the sender's code into its disk
+        cache).  With ``SMART_JIT_PICKLE_CODE=0`` a receiver uses no code
+        that arrives."""
+        if not same_function:
+            return
         for argtypes, why in failures or ():
             self.failures.setdefault(tuple(argtypes), why)
+        if not ships_code():
+            return
         if type(code) is tuple:  # by reference, from this machine
             code = _read_reference(code)
         if not code:
@@ -241,3 +271,15 @@ class Arrived:
         """The bytes of the overload for *argtypes*, handed out once."""
         data = self.code.pop(argtypes, None)
         return None if data is None else zlib.decompress(data)
+
+
+def function_digest(func: Any) -> str:
+    """A digest of what makes *func*'s compiled code (``code_digest``) and
+    its defaults.  Equal in the sender and the receiver when both have the
+    same function."""
+    from .compiled_code import code_digest
+
+    digest = code_digest(func.__code__)
+    if not func.__defaults__:
+        return digest
+    return hashlib.sha256(f"{digest} {func.__defaults__!r}".encode()).hexdigest()
