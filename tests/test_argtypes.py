@@ -367,3 +367,16 @@ def test_no_argument_outlives_its_call(value):
         interpreted(value)
         compiled(value)
     assert sys.getrefcount(value) == before
+
+
+def test_a_buffer_that_cannot_be_exported_now_is_pyobject_and_the_call_runs():
+    import mmap
+
+    closed = mmap.mmap(-1, 16)
+    closed.close()
+    expected = numba.njit(lambda a: a).typeof_pyval(closed)
+    assert expected == types.pyobject
+    assert numba_typeof(closed) == jit(lambda a: a).typeof_pyval(closed) == expected
+    assert jit(use_jit=lambda a: Action.INTERPRETER)(lambda a: 7)(closed) == 7
+    assert jit(forceobj=True)(lambda a: 8)(closed) == 8
+    assert jit(use_jit=lambda a: Action.INTERPRETER)(lambda a: 9)(closed) == 9  # memo or not

@@ -182,3 +182,35 @@ def test_a_failure_of_ours_never_breaks_a_compile(monkeypatch):
     monkeypatch.setattr(cc, "_record", broken)
     g = jit(use_jit=lambda a: Action.JIT)(lambda a: a + 2)
     assert g(1) == 3 and len(g.signatures) == 1
+
+
+def test_loops_in_comprehensions_and_inner_functions_are_counted():
+    def comprehension(a):
+        return sum([x * 2.0 for x in a])
+
+    def generator(a):
+        return sum(x * 2.0 for x in a)
+
+    def inner(a):
+        def each(x):
+            total = 0.0
+            for i in range(x):
+                total += i
+            return total
+
+        return each(a)
+
+    for function in (comprehension, generator, inner):
+        assert cc.features(function).loops > 0, function.__name__
+
+
+def test_a_huge_first_call_looping_in_a_comprehension_is_compiled():
+    from smart_jit.policies import adaptive
+
+    @jit(use_jit=adaptive())
+    def doubled_sum(a):
+        return sum([x * 2.0 for x in a])
+
+    a = np.ones(3_000_000)
+    assert doubled_sum(a) == 6_000_000.0
+    assert doubled_sum.fallbacks() == [] and len(doubled_sum.signatures) == 1

@@ -193,3 +193,28 @@ def test_disable_jit_expands_star_args_where_they_stand():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[('int64', 'unicode_type', 'unicode_type', 'float64')]"
+
+
+def test_disable_jit_events_carry_the_arguments_jit_mode_gives():
+    code = textwrap.dedent(
+        """
+        from numba.core import event
+        from smart_jit import Action, jit
+        seen = []
+        class Args(event.Listener):
+            def on_start(self, e): seen.append(tuple(e.data["args"]))
+            def on_end(self, e): pass
+        g = jit(lambda a, b=10: a + b, use_jit=lambda a, b: Action.INTERPRETER)
+        with event.install_listener("interpreter_execution", Args()):
+            g(1); g(b=5, a=1); g(2, 3)
+        print(seen)
+        """
+    )
+    outputs = []
+    for disabled in ("0", "1"):
+        env = dict(os.environ, NUMBA_DISABLE_JIT=disabled)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.append(out.stdout.strip())
+    assert outputs == ["[(1, 10), (1, 5), (2, 3)]"] * 2

@@ -489,3 +489,16 @@ def test_tuple_conversions_to_a_declared_signature_match_numba(declared, value):
     ours = jit(declared, nopython=True)(lambda a: a)
     want = numba.jit(declared, nopython=True)(lambda a: a)
     assert ours(value) == want(value) == value
+
+
+def test_recompile_keeps_what_was_interpreted():
+    f = jit(use_jit=lambda a: Action.INTERPRETER if isinstance(a, float) else Action.JIT)(
+        lambda a: a + 1
+    )
+    f(1.5), f(2.5), f(1)
+    before = f.fallbacks()
+    assert [fb.calls for fb in before] == [2]
+    f.recompile()
+    assert f.fallbacks() == before
+    f(3.5)
+    assert [fb.calls for fb in f.fallbacks()] == [3] and f(1) == 2

@@ -10,7 +10,7 @@ import pytest
 from conftest import run_threads
 
 from smart_jit import Action, jit
-from smart_jit.policies import after_calls, always, by_type, min_size
+from smart_jit.policies import adaptive, after_calls, always, by_type, min_size
 
 
 def test_always():
@@ -25,7 +25,7 @@ def test_min_size_on_arrays_and_sequences():
     assert policy(np.zeros((10, 10))) is Action.JIT
     assert policy([0] * 100) is Action.JIT
     assert min_size(3, arg=1)(None, (1, 2)) is Action.INTERPRETER
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError):
         min_size(-1)
 
 
@@ -125,22 +125,43 @@ def test_by_type_accepts_a_single_type():
 
 
 @pytest.mark.parametrize(
-    "make, message",
+    "make, error, message",
     [
-        (lambda: by_type(jit="int"), r"by_type\(\) jit must be a type or a tuple of types"),
-        (lambda: by_type(interpreter=(int, 3)), r"by_type\(\) interpreter must be a type"),
-        (lambda: by_type(arg="x"), r"by_type\(\) arg must be a non-negative int, got 'x'"),
-        (lambda: by_type(arg=-1), r"by_type\(\) arg must be a non-negative int, got -1"),
-        (lambda: by_type(otherwise=5), r"by_type\(\) otherwise must be an Action or a policy"),
-        (lambda: min_size(-3), r"min_size\(\) n must be a non-negative int, got -3"),
-        (lambda: min_size(10, arg=1.0), r"min_size\(\) arg must be a non-negative int, got 1.0"),
-        (lambda: after_calls("5"), r"after_calls\(\) n must be a non-negative int, got '5'"),
-        (lambda: always("JIT"), r"always\(\) takes an Action, got 'JIT'"),
+        (lambda: by_type(jit="int"), TypeError, r"by_type\(\) jit must be a type or a tuple"),
+        (lambda: by_type(interpreter=(int, 3)), TypeError, r"by_type\(\) interpreter must be"),
+        (lambda: by_type(arg="x"), TypeError, r"by_type\(\) arg must be a non-negative int"),
+        (
+            lambda: by_type(arg=-1),
+            ValueError,
+            r"by_type\(\) arg must be a non-negative int, got -1",
+        ),
+        (lambda: by_type(otherwise=5), TypeError, r"by_type\(\) otherwise must be an Action"),
+        (lambda: min_size(-3), ValueError, r"min_size\(\) n must be a non-negative int, got -3"),
+        (lambda: min_size(-1), ValueError, r"min_size\(\) n must be a non-negative int, got -1"),
+        (lambda: min_size(10, arg=1.0), TypeError, r"min_size\(\) arg must be a non-negative"),
+        (lambda: after_calls("5"), TypeError, r"after_calls\(\) n must be a non-negative int"),
+        (lambda: after_calls(-3), ValueError, r"after_calls\(\) n must be a non-negative int"),
+        (lambda: always("JIT"), TypeError, r"always\(\) takes an Action, got 'JIT'"),
     ],
 )
-def test_constructor_errors_name_the_policy_and_value(make, message):
-    with pytest.raises(TypeError, match=message):
+def test_constructor_errors_name_the_policy_and_value(make, error, message):
+    with pytest.raises(error, match=message) as caught:
         make()
+    assert type(caught.value) is error
+
+
+@pytest.mark.parametrize("policy", [adaptive, min_size, by_type, after_calls, always])
+def test_a_policy_class_passed_uncalled_is_refused_at_decoration(policy):
+    name = policy.__name__
+    with pytest.raises(
+        TypeError,
+        match=rf"use_jit of .*double is the policy class {name}, "
+        rf"not a policy: did you mean {name}\(\)\?",
+    ):
+
+        @jit(use_jit=policy)
+        def double(a):
+            return a + a
 
 
 @pytest.mark.parametrize(

@@ -67,15 +67,15 @@ class adaptive:
     """
 
     def __init__(self, compile_cost: float | None = None) -> None:
-        if compile_cost is not None and (
-            not isinstance(compile_cost, numbers.Real)
-            or isinstance(compile_cost, bool)
-            or not compile_cost >= 0
-        ):
-            raise TypeError(
+        if compile_cost is not None:
+            message = (
                 f"adaptive() compile_cost must be a non-negative number of seconds, "
                 f"got {compile_cost!r}"
             )
+            if not isinstance(compile_cost, numbers.Real) or isinstance(compile_cost, bool):
+                raise TypeError(message)
+            if not compile_cost >= 0:
+                raise ValueError(message)
         self.compile_cost = None if compile_cost is None else float(compile_cost)
         self._signatures: dict[tuple[Any, ...], Signature] = {}
 

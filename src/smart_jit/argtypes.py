@@ -225,4 +225,6 @@ def _typed_by_its_attribute_alone(cls: type, value: Any) -> bool:
         memoryview(value)
     except TypeError:
         return True
+    except Exception:  # a buffer that cannot be exported now (a closed mmap)
+        return False
     return False  # a buffer Numba could not decode: its format may differ next time

@@ -267,7 +267,7 @@ def _scan(func: Any, parallel: bool, visited: set[int]) -> Features:
     ufuncs: set[int] = set()
     callees: list[Any] = []
     current: Any = _NOTHING
-    for ins in dis.get_instructions(code):
+    for ins in _instructions(code):
         instructions += 1
         if "BACKWARD" in ins.opname or ins.opname == "JUMP_ABSOLUTE":
             loops += 1
@@ -297,6 +297,16 @@ def _scan(func: Any, parallel: bool, visited: set[int]) -> Features:
                 loops=total.loops + more.loops,
             )
     return total
+
+
+def _instructions(code: Any) -> Any:
+    """The instructions of *code* and of the code it holds (comprehensions,
+    inner functions and generator expressions are code objects of their own
+    up to Python 3.11, and generator expressions still are)."""
+    yield from dis.get_instructions(code)
+    for const in code.co_consts:
+        if isinstance(const, pytypes.CodeType):
+            yield from _instructions(const)
 
 
 _NOTHING = object()

@@ -164,6 +164,12 @@ def _check(func: Any, targetoptions: dict[str, Any], policy: dict[str, Any]) -> 
     if use_jit is not None:
         if not callable(use_jit):
             raise TypeError(f"use_jit of {name} must be callable, got {use_jit!r}")
+        if isinstance(use_jit, type) and use_jit.__module__.startswith("smart_jit."):
+            # A ready-made policy is a class: its instance is the policy.
+            raise TypeError(
+                f"use_jit of {name} is the policy class {use_jit.__name__}, not a policy: "
+                f"did you mean {use_jit.__name__}()?"
+            )
         _check_parameters(name, func, use_jit)
     for option in ("warn_on_fallback", "background"):
         if type(policy[option]) is not bool:
@@ -226,25 +232,27 @@ def _python_only(func: Callable[..., Any]) -> Callable[..., Any]:
     pysig = inspect.signature(func)
     star = next((p.name for p in pysig.parameters.values() if p.kind is p.VAR_POSITIONAL), None)
 
-    def signature_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    def values_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """What the policy would get in JIT mode (and what events carry there)."""
         try:
             bound = pysig.bind(*args, **kwargs)
         except TypeError:  # the call itself will say what is wrong
-            return tuple(map(typeof_arg, (*args, *kwargs.values())))
+            return (*args, *kwargs.values())
         bound.apply_defaults()
         names = list(bound.arguments)
         values = list(bound.arguments.values())
         if star is not None:  # expanded where it stands (keyword-only ones may follow)
             at = names.index(star)
             values[at : at + 1] = bound.arguments[star]
-        return tuple(map(typeof_arg, values))
+        return tuple(values)
 
     @functools.wraps(func)
     def interpreted(*args: Any, **kwargs: Any) -> Any:
-        signature = signature_of(args, kwargs)
+        values = values_of(args, kwargs)
+        signature = tuple(map(typeof_arg, values))
         next(counters.get(signature) or counters.setdefault(signature, itertools.count()))
         if events.listening(events.INTERPRETER_EXECUTION):
-            data = {"dispatcher": interpreted, "args": args}
+            data = {"dispatcher": interpreted, "args": values}
             return events.run_with_event(
                 events.INTERPRETER_EXECUTION, data, functools.partial(func, **kwargs), args
             )

@@ -209,11 +209,14 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
                 self._insert([a._code for a in args], cres.entry_point, cres.objectmode)
 
     def _reset_overloads(self) -> None:
+        # What was learned of each signature stays (the calls interpreted,
+        # the policy's account): only what the overloads answered goes.
         with _table_lock:
             super()._reset_overloads()
             self._conversions.clear()
-            self._seen.clear()
-            self._generation += 1
+            self._forget_resolutions()
+            for seen in list(self._seen.values()):
+                seen.failure = None  # the globals may have changed: compile again
 
     def _forget_resolutions(self) -> None:
         """A new overload may serve types that so far had none."""

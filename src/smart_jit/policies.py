@@ -18,8 +18,10 @@ __all__ = ["adaptive", "after_calls", "always", "by_type", "min_size"]
 
 
 def _check_count(policy: str, name: str, value: Any) -> int:
-    if type(value) is not int or value < 0:
+    if type(value) is not int:
         raise TypeError(f"{policy}() {name} must be a non-negative int, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{policy}() {name} must be a non-negative int, got {value!r}")
     return value
 
 
