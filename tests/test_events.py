@@ -153,3 +153,126 @@ def test_a_listener_changes_no_result_and_no_error():
     half = len(outcomes) // 2
     assert outcomes[:half] == outcomes[half:]
     assert outcomes[:half] == [(2**70, "OverflowError"), (1, 1), (2.5, 2.5)]
+
+
+class Quiet(event.Listener):
+    def on_start(self, event):
+        pass
+
+    def on_end(self, event):
+        pass
+
+
+def _lines_paused_at(nth, arrived, go, names=None):
+    """A tracer that stops this thread before its *nth* line event (within
+    functions named in *names*, or any) until *go* is set."""
+    seen = [0]
+
+    def local(frame, what, arg):
+        if what == "line":
+            if seen[0] == nth:
+                arrived.set()
+                assert go.wait(60), "the other thread never let this one go on"
+            seen[0] += 1
+        return local
+
+    def on_call(frame, what, arg):
+        if names is None or frame.f_code.co_name in names:
+            return local
+        return None
+
+    return on_call
+
+
+# The weak-reference callbacks that remove a dead dispatcher: ours, and the
+# WeakSet's (50bf0cf), so that this schedule reproduces that race too.
+CALLBACKS = {"_forget_dead_dispatcher", "_remove"}
+
+
+@pytest.mark.parametrize("callback_line", range(4))
+@pytest.mark.parametrize("switch_line", range(8))
+def test_a_dispatcher_dying_in_the_middle_of_the_event_mode_switch(callback_line, switch_line):
+    """Forced schedule: thread B stops inside the callback of a dying
+    dispatcher (before its *callback_line*-th line), the main thread starts
+    the switch and stops before its *switch_line*-th line, B finishes, then
+    the switch finishes.  Python 3.10 ran into this ordering by itself."""
+    import gc
+    import sys
+    import threading
+
+    keep = jit(lambda a: a + 1, use_jit=int_jit)
+    keep(1)
+    victims = [jit(lambda a: a + 2, use_jit=int_jit)]
+    victims[0](1)
+    in_callback, callback_go = threading.Event(), threading.Event()
+    in_switch, switch_go = threading.Event(), threading.Event()
+
+    def die():
+        sys.settrace(_lines_paused_at(callback_line, in_callback, callback_go, CALLBACKS))
+        try:
+            victims.clear()
+            gc.collect()
+        finally:
+            sys.settrace(None)
+            in_callback.set()  # (if the callback had fewer lines: it is done)
+
+    b = threading.Thread(target=die)
+    b.start()
+    assert in_callback.wait(60)
+    errors = []
+
+    def switch_tracer(frame, what, arg):
+        tracer = _lines_paused_at(switch_line, in_switch, switch_go)
+        return tracer(frame, what, arg)
+
+    def release_b_when_the_switch_stops():
+        if in_switch.wait(60):
+            callback_go.set()
+            b.join(60)
+            switch_go.set()
+
+    helper = threading.Thread(target=release_b_when_the_switch_stops)
+    helper.start()
+    sys.settrace(switch_tracer)
+    try:
+        with event.install_listener("jit_execution", Quiet()):
+            sys.settrace(None)
+            assert python_calls(lambda: keep(2)) == ["_compile_for_args"]
+    except Exception as exc:  # what the race raised
+        errors.append(exc)
+    finally:
+        sys.settrace(None)
+        in_switch.set()
+        callback_go.set()
+        switch_go.set()
+        helper.join(60)
+        b.join(60)
+    assert errors == []
+    assert not b.is_alive()
+    assert python_calls(lambda: keep(2)) == [], "the fast path is back"
+    assert not event._registered["jit_execution"]
+
+
+def test_a_listener_whose_switch_fails_is_not_installed_and_changes_nothing():
+    from smart_jit import dispatcher
+
+    keep = jit(lambda a: a + 1, use_jit=int_jit)
+    keep(1)
+    broken = jit(lambda a: a + 3, use_jit=int_jit)
+    broken(1)
+
+    def refill_fails():
+        raise MemoryError("no room for the table")
+
+    broken._refill_table = refill_fails
+    listener = Quiet()
+    with pytest.raises(MemoryError, match="no room"):
+        with event.install_listener("jit_execution", listener):
+            pass
+    assert listener not in event._registered["jit_execution"]
+    assert dispatcher._event_mode is False
+    assert python_calls(lambda: keep(2)) == [], "every other table is as it was"
+    del broken._refill_table
+    with event.install_listener("jit_execution", listener):
+        assert python_calls(lambda: keep(2)) == ["_compile_for_args"]
+    assert python_calls(lambda: keep(2)) == []

@@ -15,6 +15,7 @@ call already ran here, a callable that hands back its result.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import pickle
 import re
@@ -51,7 +52,12 @@ _AMBIGUOUS = object()
 _JIT, _INTERPRETER = Action.JIT, Action.INTERPRETER
 _RAISE_EXCEPTION, _BACKGROUND_JIT = Action.RAISE_EXCEPTION, Action.BACKGROUND_JIT
 _listeners = events._registered
-_live: weakref.WeakSet[SmartDispatcher] = weakref.WeakSet()
+# id -> a weak reference to each live dispatcher, whose callback removes it.
+# A plain dict, copied (one C call) before it is walked: the callback of a
+# dispatcher dying on another thread may run at any point of the walk.  (A
+# WeakSet's walk and its removal callback interleave: "Set changed size
+# during iteration".)
+_live: dict[int, weakref.ref[SmartDispatcher]] = {}
 # Guards the C overload table against the event-mode switch (see events.py).
 # Taken inside Numba's compiler lock, never around it.
 _table_lock = forksafe.lock()
@@ -116,8 +122,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         params = list(self._compiler.pysig.parameters.values())
         self._has_stararg = bool(params) and params[-1].kind == params[-1].VAR_POSITIONAL
         self._plain_args = not py_func.__defaults__ and not self._has_stararg
-        with _table_lock:
-            _live.add(self)
+        _live[id(self)] = weakref.ref(self, functools.partial(_forget_dead_dispatcher, id(self)))
 
     @property
     def use_jit(self) -> Callable[..., Action] | None:
@@ -796,13 +801,38 @@ def _describe(argtypes: tuple[types.Type, ...]) -> str:
     return "(" + ", ".join(map(str, argtypes)) + ")"
 
 
+def _forget_dead_dispatcher(key: int, _ref: Any) -> None:
+    """The weak reference's callback: takes no lock (it runs wherever the
+    dispatcher dies, a thread holding the table lock included)."""
+    _live.pop(key, None)
+
+
 def _set_event_mode(active: bool) -> None:
-    """Route matched calls through Python while ``jit_execution`` has listeners."""
+    """Route matched calls through Python while ``jit_execution`` has
+    listeners.  If a table cannot be refilled, every table is put back as it
+    was and the error propagates (the listener is then not installed)."""
     global _event_mode
     with _table_lock:
-        _event_mode = active
-        for dispatcher in list(_live):
-            dispatcher._refill_table()
+        previous, _event_mode = _event_mode, active
+        try:
+            _refill_every_table()
+        except BaseException:
+            _event_mode = previous
+            _refill_every_table(tolerant=True)
+            raise
+
+
+def _refill_every_table(tolerant: bool = False) -> None:
+    for ref in _live.copy().values():
+        dispatcher = ref()
+        if dispatcher is not None:
+            try:
+                dispatcher._refill_table()
+            except Exception:
+                if not tolerant:
+                    raise
+                # Its table stays partly empty: its misses still find their
+                # overloads through _compile_for_args.
 
 
 events.watch_jit_listeners(_set_event_mode)

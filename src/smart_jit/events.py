@@ -42,7 +42,11 @@ class _WatchedListeners(list):  # type: ignore[type-arg]
         with _watch_lock:
             super().append(listener)
             if len(self) == 1:
-                _notify(True)
+                try:
+                    _notify(True)
+                except BaseException:  # not installed: nothing of it stays behind
+                    super().remove(listener)
+                    raise
 
     def remove(self, listener: Any) -> None:
         with _watch_lock:
