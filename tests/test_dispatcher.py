@@ -502,3 +502,80 @@ def test_recompile_keeps_what_was_interpreted():
     assert f.fallbacks() == before
     f(3.5)
     assert [fb.calls for fb in f.fallbacks()] == [3] and f(1) == 2
+
+
+def _deepest(f):
+    """The deepest recursion f(n) completes here, by bisection."""
+    low, high = 1, 4000
+    while low < high:
+        middle = (low + high + 1) // 2
+        try:
+            f(middle)
+            low = middle
+        except RecursionError:
+            high = middle - 1
+    return low
+
+
+def _countdown(n):
+    return 0 if n == 0 else 1 + _countdown(n - 1)
+
+
+def _interpreted_recursion(kind):
+    from smart_jit.policies import adaptive
+
+    interpret = (lambda *a: Action.INTERPRETER) if kind != "adaptive" else adaptive(1e9)
+    if kind == "default argument":
+
+        def down(n, step=1):
+            return 0 if n == 0 else 1 + f(n - step)
+    else:
+
+        def down(n):
+            return 0 if n == 0 else 1 + f(n - 1)
+
+    f = jit(use_jit=interpret)(down)
+    return f
+
+
+@pytest.mark.parametrize(
+    "kind, frames_per_level",
+    [("plain", 2), ("default argument", 3), ("adaptive", 3)],
+)
+def test_interpreted_recursion_holds_no_frame_of_ours_per_level(kind, frames_per_level):
+    """Per level: the Python function, Numba's C dispatcher call (2, the
+    floor), and with defaults to fill in or calls to time, one callable of
+    ours, never the miss path's frames."""
+    python = _deepest(_countdown)
+    smart = _deepest(_interpreted_recursion(kind))
+    assert smart * frames_per_level >= python - 2 * frames_per_level, (smart, python)
+    assert smart >= 300
+
+
+def test_an_interpreted_generator_is_timed_while_it_runs_not_at_its_creation():
+    import time
+
+    from smart_jit.policies import adaptive
+
+    policy = adaptive(compile_cost=1e9)
+
+    def steps(n):
+        for i in range(n):
+            time.sleep(0.05)
+            received = yield i
+            if received is not None:
+                yield received * 10
+
+    f = jit(use_jit=policy)(steps)
+    assert list(f(3)) == list(steps(3)) == [0, 1, 2]
+    (account,) = policy.signatures()
+    assert account.interpreted_calls == 1 and account.interpreted >= 0.15
+    gen, expected = f(2), steps(2)
+    assert (next(gen), gen.send(4)) == (next(expected), expected.send(4)) == (0, 40)
+    with pytest.raises(KeyError, match="thrown"):
+        gen.throw(KeyError("thrown"))
+    assert account.interpreted_calls == 2 and account.interpreted >= 0.2
+    closed = f(5)
+    next(closed)
+    closed.close()
+    assert account.interpreted_calls == 3 and account.interpreted >= 0.25

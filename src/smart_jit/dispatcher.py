@@ -16,13 +16,14 @@ call already ran here, a callable that hands back its result.
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import pickle
 import re
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from time import perf_counter
 from typing import Any, NamedTuple
@@ -122,6 +123,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         params = list(self._compiler.pysig.parameters.values())
         self._has_stararg = bool(params) and params[-1].kind == params[-1].VAR_POSITIONAL
         self._plain_args = not py_func.__defaults__ and not self._has_stararg
+        self._generates = inspect.isgeneratorfunction(py_func)
         _live[id(self)] = weakref.ref(self, functools.partial(_forget_dead_dispatcher, id(self)))
 
     @property
@@ -662,9 +664,13 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         announced: bool = False,
         learner: Any = None,
     ) -> Any:
-        """Announce, count and run the Python function for this call (*now*,
-        or by the C caller; now and timed for a *learner*).  One method call
-        on the hot interpreted path."""
+        """Announce and count this call; return what the C caller then calls
+        to run the Python function (timed for a *learner*; run here and now
+        if *now*).  One method call on the hot interpreted path.
+
+        The call runs after ``_compile_for_args`` has returned, so that an
+        interpreted recursion holds no frame of ours per level (with plain
+        arguments, the C caller runs the Python function itself)."""
         if self.warn_on_fallback and not announced:
             self._announce(seen, call_args, stacklevel + 1, reason)
         counter = seen.counts.get(reason)
@@ -673,28 +679,48 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             counter = seen.counts.setdefault(reason, itertools.count())
         next(counter)
         if learner is not None:
-            return _returning(self._run_timed(learner, call_args))
+            return self._timed(learner, call_args)
+        py_func = self.py_func
         if _listeners.get(events.INTERPRETER_EXECUTION):
             data = {"dispatcher": self, "args": call_args}
-            return _returning(
-                events.run_with_event(events.INTERPRETER_EXECUTION, data, self.py_func, call_args)
-            )
-        if self._plain_args and not now:
-            return self.py_func
-        return _returning(self.py_func(*call_args))
+            kind = events.INTERPRETER_EXECUTION
+            if now:
+                return _returning(events.run_with_event(kind, data, py_func, call_args))
+            return lambda *_: events.run_with_event(kind, data, py_func, call_args)
+        if now:
+            return _returning(py_func(*call_args))
+        if self._plain_args:
+            return py_func
+        return lambda *_: py_func(*call_args)
 
-    def _run_timed(self, learner: Any, call_args: tuple[Any, ...]) -> Any:
-        """Run the Python function and tell *learner* how long it took (also
-        when it raised: the time was spent)."""
-        start = perf_counter()
-        try:
-            if _listeners.get(events.INTERPRETER_EXECUTION):
-                data = {"dispatcher": self, "args": call_args}
-                kind = events.INTERPRETER_EXECUTION
-                return events.run_with_event(kind, data, self.py_func, call_args)
-            return self.py_func(*call_args)
-        finally:
+    def _timed(self, learner: Any, call_args: tuple[Any, ...]) -> Callable[..., Any]:
+        """A callable that runs the Python function and tells *learner* how
+        long it took (also when it raised: the time was spent).  A generator
+        is timed while it runs, from its first step to its last."""
+        py_func = self.py_func
+        generates = self._generates
+        if _listeners.get(events.INTERPRETER_EXECUTION):
+            data = {"dispatcher": self, "args": call_args}
+            kind = events.INTERPRETER_EXECUTION
+            run: Callable[[], Any] = functools.partial(
+                events.run_with_event, kind, data, py_func, call_args
+            )
+        else:
+            run = functools.partial(py_func, *call_args)
+
+        def timed(*_: Any) -> Any:
+            start = perf_counter()
+            try:
+                result = run()
+            except BaseException:
+                learner.interpreted_call(call_args, perf_counter() - start)
+                raise
+            if generates:
+                return TimedGenerator(result, learner, call_args, perf_counter() - start)
             learner.interpreted_call(call_args, perf_counter() - start)
+            return result
+
+        return timed
 
     def _announce(
         self, seen: _Seen, call_args: tuple[Any, ...], stacklevel: int, reason: str = ""
@@ -758,6 +784,52 @@ class _Seen:
         self.argtypes: Any = None  # Numba types of the call, as reported
         self.folded_types: Any = None  # Numba types of the folded arguments
         self.learner: Any = None  # a learning policy's decision-maker for them
+
+
+class TimedGenerator(Generator[Any, Any, Any]):
+    """An interpreted generator whose steps are timed into its learner's
+    account, as one call, told once it is done (exhausted, raised, closed
+    or dropped)."""
+
+    __slots__ = ("_generator", "_learner", "_call_args", "_spent")
+
+    def __init__(
+        self, generator: Any, learner: Any, call_args: tuple[Any, ...], spent: float
+    ) -> None:
+        self._generator = generator
+        self._learner = learner
+        self._call_args: tuple[Any, ...] | None = call_args
+        self._spent = spent
+
+    def send(self, value: Any) -> Any:
+        return self._step(self._generator.send, value)
+
+    def throw(self, *exc_info: Any) -> Any:
+        return self._step(self._generator.throw, *exc_info)
+
+    def close(self) -> None:
+        self._step(self._generator.close)
+        self._done()
+
+    def _step(self, step: Callable[..., Any], *args: Any) -> Any:
+        start = perf_counter()
+        try:
+            return step(*args)
+        except BaseException:  # StopIteration included: it is done
+            self._spent += perf_counter() - start
+            self._done()
+            raise
+        finally:
+            if self._call_args is not None:
+                self._spent += perf_counter() - start
+
+    def _done(self) -> None:
+        call_args, self._call_args = self._call_args, None
+        if call_args is not None:
+            self._learner.interpreted_call(call_args, self._spent)
+
+    def __del__(self) -> None:
+        self._done()
 
 
 def count_of(counter: itertools.count[int]) -> int:
