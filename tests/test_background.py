@@ -253,3 +253,23 @@ def test_recompile_waits_for_queued_background_compiles():
     signatures = list(f.signatures)
     assert [tuple(map(str, s)) for s in signatures] == [("int64",)]
     assert f(4) == 16 and f.signatures == signatures
+
+
+def test_a_function_asking_for_literal_arguments_compiles_from_its_next_call(monkeypatch):
+    """numba.literally needs the call's values, which a compile from types
+    alone does not have: no failure is recorded, and the next call compiles
+    as Numba's own miss path does, for the value it is given."""
+    import numba
+    from numba import literally
+
+    def shifted(a, b):
+        return literally(b) + a
+
+    f = jit(background=True, use_jit=lambda a, b: Action.JIT)(shifted)
+    plain = numba.njit(shifted)
+    assert f(1, 2) == plain(1, 2) == 3
+    assert f.wait_compiled(60)
+    assert f(1, 2) == 3 and f(5, 7) == plain(5, 7) == 12
+    assert sorted(map(str, f.signatures)) == sorted(map(str, plain.signatures))
+    assert [fb.reason for fb in f.fallbacks()] == ["compiling in the background"]
+    assert f._reduce_states()["failures"] == []

@@ -32,6 +32,7 @@ from numba._dispatcher import compute_fingerprint
 from numba.core import compiler, serialize, sigutils, types
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import OmittedArg
+from numba.core.errors import ForceLiteralArg
 from numba.core.registry import CPUDispatcher
 from numba.core.types import Omitted  # type: ignore[attr-defined]
 
@@ -108,7 +109,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         on_compile_error: Action | None = None,
         background: bool = False,
     ) -> None:
-        self._compile_anyway = threading.local()
+        # Threads inside Numba's compile of this function, on request.
+        self._compiling_threads: set[int] = set()
         super().__init__(py_func, locals, targetoptions, pipeline_class)
         self._seen: dict[Any, _Seen] = {}  # type key -> what is known of those types
         self.use_jit = use_jit
@@ -173,7 +175,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     @property
     def _can_compile(self) -> bool:
-        return self._numba_can_compile or getattr(self._compile_anyway, "on", False)
+        return self._numba_can_compile or threading.get_ident() in self._compiling_threads
 
     @_can_compile.setter
     def _can_compile(self, value: bool) -> None:
@@ -187,12 +189,14 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     @contextmanager
     def _compiling_on_request(self) -> Iterator[None]:
         """Let this thread compile a new signature despite explicit signatures."""
-        previous = getattr(self._compile_anyway, "on", False)
-        self._compile_anyway.on = True
+        me = threading.get_ident()
+        outermost = me not in self._compiling_threads
+        self._compiling_threads.add(me)
         try:
             yield
         finally:
-            self._compile_anyway.on = previous
+            if outermost:
+                self._compiling_threads.discard(me)
 
     def enable_caching(self) -> None:
         try:
@@ -388,6 +392,10 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             seen = self._look_up(key, args)
         if seen.entry is not None:
             return self._run_compiled(seen.entry, args)
+        if self._compiling_threads and threading.get_ident() in self._compiling_threads:
+            # Numba's own miss path calls back in, with literal types in
+            # place of values that numba.literally asked for: its call.
+            return super()._compile_for_args(*args, **kws)
         call_args = args if self._plain_args else self._unfold(args)
         if seen.pending is not None:
             background.let_compile_run()
@@ -574,6 +582,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     def _jit_in_background(
         self, seen: _Seen, args: tuple[Any, ...], call_args: tuple[Any, ...]
     ) -> Any:
+        if seen.needs_values:
+            return self._jit(seen, args, call_args)
         if seen.failure is not None:
             return self._interpret(seen, call_args, seen.failure, stacklevel=4)
         self._announce(seen, call_args, stacklevel=4)  # a refused call queues nothing
@@ -596,6 +606,10 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             if not (compile_process.uses_process() and self._compile_in_process(argtypes)):
                 with self._compiling_on_request(), background.compiling_on_thread():
                     self.compile(argtypes)
+        except ForceLiteralArg:
+            # It asks for literal arguments (numba.literally): only a call's
+            # values can be compiled for, as Numba's own miss path does.
+            seen.needs_values = True
         except Exception as exc:
             seen.failure = _describe_failure(exc)
             if self.warn_on_fallback:
@@ -773,6 +787,7 @@ class _Seen:
         "argtypes",
         "folded_types",
         "learner",
+        "needs_values",
     )
 
     def __init__(self) -> None:
@@ -784,6 +799,7 @@ class _Seen:
         self.argtypes: Any = None  # Numba types of the call, as reported
         self.folded_types: Any = None  # Numba types of the folded arguments
         self.learner: Any = None  # a learning policy's decision-maker for them
+        self.needs_values = False  # compiles need the call's values (numba.literally)
 
 
 class TimedGenerator(Generator[Any, Any, Any]):
@@ -907,6 +923,15 @@ def _refill_every_table(tolerant: bool = False) -> None:
                 # overloads through _compile_for_args.
 
 
+def _forget_compiling_threads() -> None:
+    """In a forked child, the threads that were compiling do not exist."""
+    for ref in _live.copy().values():
+        dispatcher = ref()
+        if dispatcher is not None:
+            dispatcher._compiling_threads.clear()
+
+
+forksafe.in_child(_forget_compiling_threads)
 events.watch_jit_listeners(_set_event_mode)
 if events.listening(events.JIT_EXECUTION):
     _set_event_mode(True)
