@@ -247,11 +247,13 @@ def test_a_tuple_holding_a_mutable_value_is_typed_afresh():
 
 def test_class_key_only_where_the_class_decides():
     numba_typeof("x"), numba_typeof({}), numba_typeof(Opaque())
-    assert class_key(("x", {}, Opaque())) == (str, dict, Opaque)
+    # A class that can be freed is keyed by its Numba type's code, so that
+    # a key keeps no class alive; a static type (str, dict) by itself.
+    assert class_key(("x", {}, Opaque())) == (str, dict, types.pyobject._code)
     assert class_key(("x", 1)) is None
     assert class_key(("x", ("a", 1))) is None
     assert class_key((CarriesItsOwnType(types.int64),)) is None
-    assert class_key(("x",)) is str and class_key((Opaque(),)) is Opaque  # one: the class
+    assert class_key(("x",)) is str and class_key((Opaque(),)) == types.pyobject._code
     assert class_key(({},)) is dict  # no __dict__: cannot carry a type of its own
 
 
@@ -380,3 +382,42 @@ def test_a_buffer_that_cannot_be_exported_now_is_pyobject_and_the_call_runs():
     assert jit(use_jit=lambda a: Action.INTERPRETER)(lambda a: 7)(closed) == 7
     assert jit(forceobj=True)(lambda a: 8)(closed) == 8
     assert jit(use_jit=lambda a: Action.INTERPRETER)(lambda a: 9)(closed) == 9  # memo or not
+
+
+def test_the_memo_keeps_no_class_alive():
+    import gc
+    import weakref
+
+    f = jit(use_jit=lambda a: Action.INTERPRETER)(lambda a: 1)
+    g = jit(use_jit=lambda a, b: Action.INTERPRETER)(lambda a, b: 2)
+    gc.collect()
+    remembered = len(argtypes._by_heap_class), len(argtypes._heap_classes)
+    refs = []
+    for i in range(500):
+        made = type(f"Made{i}", (), {})
+        assert f(made()) == 1 and g(made(), "s") == 2
+        assert numba_typeof(made()) is types.pyobject
+        refs.append(weakref.ref(made))
+        del made
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []
+    assert (len(argtypes._by_heap_class), len(argtypes._heap_classes)) <= remembered
+
+
+def test_a_dead_class_s_id_reused_by_another_class_is_typed_afresh():
+    import gc
+
+    plain = numba.njit(lambda a: a)
+    answers = []
+    for i in range(300):
+        if i % 2:
+            made = type(f"Answers{i}", (), {"_numba_type_": types.float64})
+        else:
+            made = type(f"Opaque{i}", (), {})
+        value = made()
+        answers.append((numba_typeof(value), plain.typeof_pyval(value)))
+        assert jit(lambda a: a).typeof_pyval(value) == answers[-1][1]
+        del made, value
+        gc.collect()  # its id is free for the next class
+    assert all(ours == numbas for ours, numbas in answers)
+    assert {str(ours) for ours, _ in answers} == {"pyobject", "float64"}

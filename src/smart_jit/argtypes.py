@@ -50,6 +50,8 @@ empties the memo, so it is honoured from the next call on.
 
 from __future__ import annotations
 
+import functools
+import weakref
 from typing import Any
 
 import numpy as np
@@ -71,10 +73,20 @@ TUPLES_REMEMBERED = 64
 ARRAYS_REMEMBERED = 256
 TUPLE_TYPES_REMEMBERED = 1024
 
-_by_class: dict[type, Any] = {}  # class -> the Numba type of all its instances
-class_typed = _by_class  # read-only outside this module (valid while the registry is)
+# The Numba type of all instances of a class, in two tables: a class that
+# can never be freed (a static type: str, dict, object) is its own key; a
+# class made by a class statement or type() is keyed by its id, and its
+# entries go when it dies (a weak reference's callback), so that the memo
+# keeps no class alive.  Read-only outside this module (valid while the
+# registry is).
+_by_class: dict[type, Any] = {}
+class_typed = _by_class
+_by_heap_class: dict[int, Any] = {}
+heap_class_typed = _by_heap_class
+_heap_classes: dict[int, weakref.ref[type]] = {}  # id -> the class, weakly
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
 _tuples: dict[int, tuple[tuple[Any, ...], Any]] = {}  # id -> (the tuple, its type)
-_own_attribute: set[type] = set()  # classes whose instances answer by _numba_type_
+_own_attribute: set[int] = set()  # ids of (heap) classes whose instances answer by _numba_type_
 _arrays: dict[tuple[Any, int, int], Any] = {}  # (dtype, ndim, flags) -> the type
 _tuple_types: dict[tuple[int, ...], Any] = {}  # the items' type codes -> the tuple type
 registry_size = len(_registry)  # while it is unchanged, the memo holds
@@ -94,12 +106,16 @@ def numba_typeof(value: Any) -> Any:
     cls = type(value)
     if len(_registry) != registry_size:  # a typeof_impl was registered: start afresh
         _by_class.clear()
+        _by_heap_class.clear()
+        _heap_classes.clear()
         _tuples.clear()
         _own_attribute.clear()
         _arrays.clear()
         registry_size = len(_registry)
     else:
         known = _by_class.get(cls)
+        if known is None:
+            known = _by_heap_class.get(id(cls))
         if known is not None:
             if known is not _pyobject or not carries_own_type(cls, value):
                 return known
@@ -112,7 +128,7 @@ def numba_typeof(value: Any) -> Any:
             known = _arrays.get(array_kind)
             if known is not None:
                 return known
-        elif cls in _own_attribute:
+        elif id(cls) in _own_attribute:
             # What Numba's generic typeof_impl answers for such a class (an
             # exception raised by the attribute propagates, as it does there).
             known = getattr(value, "_numba_type_", None)
@@ -142,10 +158,28 @@ def numba_typeof(value: Any) -> Any:
             _arrays[(value.dtype, value.ndim, value.flags.num)] = numba_type
     elif _typed_by_its_attribute_alone(cls, value):
         if hasattr(cls, "_numba_type_"):  # each instance answers for itself
-            _own_attribute.add(cls)
+            _own_attribute.add(_heap_key(cls))
         elif numba_type is _pyobject:  # Numba knows nothing of the class
-            _by_class[cls] = numba_type
+            if cls.__flags__ & _HEAP_TYPE:
+                _by_heap_class[_heap_key(cls)] = numba_type
+            else:
+                _by_class[cls] = numba_type
     return numba_type
+
+
+def _heap_key(cls: type) -> int:
+    """The id of *cls*, watched: its entries are removed when it dies, before
+    its id can be another's."""
+    key = id(cls)
+    if key not in _heap_classes:
+        _heap_classes[key] = weakref.ref(cls, functools.partial(_forget_class, key))
+    return key
+
+
+def _forget_class(key: int, _ref: Any) -> None:
+    _by_heap_class.pop(key, None)
+    _own_attribute.discard(key)
+    _heap_classes.pop(key, None)
 
 
 def _tuple_type(value: tuple[Any, ...]) -> Any:
@@ -191,20 +225,34 @@ def class_key(args: tuple[Any, ...]) -> Any:
     if len(args) == 1:  # the common case, without a loop or a tuple
         value = args[0]
         cls = type(value)
+        key: Any = cls
         known = _by_class.get(cls)
-        if known is None or (
+        if known is None:
+            known = _by_heap_class.get(id(cls))
+            if known is None:
+                return None
+            key = known._code  # not the class: a key must not keep it alive
+        if (
             known is _pyobject  # (carries_own_type, inline)
             and cls.__dictoffset__
             and "_numba_type_" in getattr(value, "__dict__", ())
         ):
             return None
-        return cls
+        return key
+    keys = []
     for value in args:
         cls = type(value)
         known = _by_class.get(cls)
-        if known is None or (known is _pyobject and carries_own_type(cls, value)):
+        if known is None:
+            known = _by_heap_class.get(id(cls))
+            if known is None:
+                return None
+            keys.append(known._code)
+        else:
+            keys.append(cls)
+        if known is _pyobject and carries_own_type(cls, value):
             return None
-    return tuple(map(type, args))
+    return tuple(keys)
 
 
 def carries_own_type(cls: type, value: Any) -> bool:

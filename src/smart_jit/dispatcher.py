@@ -41,6 +41,7 @@ from .action import Action, PolicyArgumentError
 from .argtypes import (
     class_key,
     class_typed,
+    heap_class_typed,
     numba_typeof,
     typeof_arg,
     typeof_registry,
@@ -152,6 +153,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         """
         cls = type(val)
         tp = class_typed.get(cls)  # str, dict, objects: the common case, inline
+        if tp is None:
+            tp = heap_class_typed.get(id(cls))
         # (an object may carry its own _numba_type_; a typeof_impl may be new).
         # A remembered type stays alive in the memo; pyobject always is.
         if (
@@ -380,8 +383,10 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         if self._types_active_call:  # the C side is done with this call's types
             self._types_active_call.clear()
         key: Any = None
-        if args and type(args[0]) in class_typed:  # a str, a dict: no fingerprint
-            key = class_key(args)
+        if args:  # a str, a dict, an object: no fingerprint
+            first = type(args[0])
+            if first in class_typed or id(first) in heap_class_typed:
+                key = class_key(args)
         if key is None:
             try:
                 key = compute_fingerprint(args)
