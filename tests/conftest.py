@@ -20,6 +20,13 @@ settings.load_profile("deterministic")
 
 KINDS = ("jit_execution", "interpreter_execution")
 
+# How long a test waits for what must happen (a compile to finish, a child
+# to answer, a server to exit): a bound no load is expected to reach (the
+# suite has run 6x slower on a busy machine), so that a wait that runs out
+# means it never happens, not that the machine was busy.  A test that
+# checks something has *not* happened yet uses a short wait of its own.
+PATIENCE = 900.0
+
 
 class Recorder(event.Listener):
     """Counts start and end events per kind; safe to share between threads."""

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import recording, run_threads
+from conftest import PATIENCE, recording, run_threads
 
 from smart_jit import Action, jit, report
 from smart_jit import dispatcher as dispatcher_module
@@ -297,7 +297,7 @@ print(report(sum_fast))
 """
     with warnings.catch_warnings():
         out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=PATIENCE
         )
     assert out.returncode == 0, out.stderr
     assert "array(float64, 1d, C): 0 calls interpreted" in out.stdout

@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import Policy, compiles_during, run_threads, uses_python_objects
+from conftest import PATIENCE, Policy, compiles_during, run_threads, uses_python_objects
 from numba.core.compiler_lock import global_compiler_lock
 
 from smart_jit import Action, NumbaInterpreterModeWarning, SmartDispatcher, jit
@@ -43,7 +43,7 @@ def test_background_jit_interprets_then_hands_over(record):
         assert len(policy.calls) == 1, "pending types do not ask the policy again"
         assert f.wait_compiled(timeout=0.05) is False
         assert f.signatures == []
-    assert f.wait_compiled(timeout=30) is True
+    assert f.wait_compiled(timeout=PATIENCE) is True
     assert [tuple(map(str, s)) for s in f.signatures] == [("int64",)]
     with record() as rec:
         assert f(4) == 16
@@ -59,7 +59,7 @@ def test_one_compile_per_signature_however_many_calls():
         for _ in range(50):
             f(2)
             f(2.5)
-        f.wait_compiled(30)
+        f.wait_compiled(PATIENCE)
 
     assert compiles_during(calls) == 2
 
@@ -67,10 +67,10 @@ def test_one_compile_per_signature_however_many_calls():
 def test_background_option_turns_jit_into_background_jit():
     f = jit(background=True)(square)
     assert f(3) == 9 and f.signatures == []
-    assert f.wait_compiled(30) and len(f.signatures) == 1
+    assert f.wait_compiled(PATIENCE) and len(f.signatures) == 1
     g = jit(square, use_jit=Policy(Action.JIT), background=True)
     assert g(3) == 9 and g.signatures == []
-    assert g.wait_compiled(30) and len(g.signatures) == 1
+    assert g.wait_compiled(PATIENCE) and len(g.signatures) == 1
 
 
 def test_failed_background_compile_is_not_retried_and_warned_once(compile_in):
@@ -80,10 +80,10 @@ def test_failed_background_compile_is_not_retried_and_warned_once(compile_in):
 
         def calls():
             f(1)
-            f.wait_compiled(30)
+            f.wait_compiled(PATIENCE)
             for _ in range(5):
                 assert f(1) == 1
-            f.wait_compiled(30)
+            f.wait_compiled(PATIENCE)
 
         # A failure in the compile process is confirmed on the thread: two compiles.
         assert compiles_during(calls) == (2 if compile_in == "process" else 1)
@@ -99,7 +99,7 @@ def test_foreground_compile_waits_for_the_background_lock():
     other = jit(lambda a: a + 1, use_jit=Policy(Action.JIT))
     slow(1.5)
     assert other(1) == 2, "no deadlock with a background compile queued or running"
-    assert slow.wait_compiled(30)
+    assert slow.wait_compiled(PATIENCE)
 
 
 def test_policy_that_calls_the_function_itself_does_not_deadlock():
@@ -110,7 +110,7 @@ def test_policy_that_calls_the_function_itself_does_not_deadlock():
 
     reentrant = jit(square, use_jit=policy)
     assert reentrant(3) == 9
-    assert reentrant.wait_compiled(30)
+    assert reentrant.wait_compiled(PATIENCE)
 
 
 def test_sixteen_threads_with_new_types_during_background_compiles():
@@ -129,7 +129,7 @@ def test_sixteen_threads_with_new_types_during_background_compiles():
 
     def run():
         run_threads(16, work)
-        f.wait_compiled(60)
+        f.wait_compiled(PATIENCE)
 
     assert compiles_during(run) == len(values)
     assert errors == [] and len(results) == 16 * 40 and all(results)
@@ -145,11 +145,11 @@ def test_rebuilt_dispatcher_starts_with_nothing_queued():
         clone = SmartDispatcher._rebuild(**states)
         assert clone.wait_compiled(timeout=0) is True
         assert pickle.loads(pickle.dumps(f)) is f
-    assert f.wait_compiled(30)
+    assert f.wait_compiled(PATIENCE)
 
 
 def _child_calls(f, queue):
-    queue.put((f(4), f(2.5), f.wait_compiled(30), len(f.signatures)))
+    queue.put((f(4), f(2.5), f.wait_compiled(PATIENCE), len(f.signatures)))
 
 
 def test_fork_while_a_compile_is_queued_starts_afresh():
@@ -161,13 +161,13 @@ def test_fork_while_a_compile_is_queued_starts_afresh():
     queue = ctx.Queue()
     child = ctx.Process(target=_child_calls, args=(f, queue))
     child.start()
-    result = queue.get(timeout=60)
-    child.join(timeout=60)
+    result = queue.get(timeout=PATIENCE)
+    child.join(timeout=PATIENCE)
     slow.join()
     assert result[0] == 16 and result[1] == 6.25 and result[2] is True
     assert result[3] >= 2, "the child compiled in its own worker"
     assert child.exitcode == 0
-    assert f.wait_compiled(30)
+    assert f.wait_compiled(PATIENCE)
 
 
 def run_python(code, **env):
@@ -175,7 +175,7 @@ def run_python(code, **env):
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=PATIENCE,
         env=dict(os.environ, **env),
     )
 
@@ -192,7 +192,7 @@ def test_worker_starts_lazily_and_exit_does_not_hang():
             return a + 1
         print("smart_jit-background-compiler" in names())
         f(1)
-        f.wait_compiled(60)
+        f.wait_compiled()
         print("smart_jit-background-compiler" in names())
         for t in (1.5, 1j, True):
             f(t)
@@ -215,7 +215,7 @@ def test_background_compile_writes_the_disk_cache(tmp_path):
         )
     )
     env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
-    first = run_python("from mod import f; print(f(2), f.wait_compiled(60))", **env)
+    first = run_python("from mod import f; print(f(2), f.wait_compiled())", **env)
     assert first.stdout.split() == ["6", "True"], first.stderr
     second = run_python("from mod import f; print(f(2), f.signatures, f.fallbacks())", **env)
     assert second.stdout.strip().split(maxsplit=1) == ["6", "[(int64,)] []"], second.stderr
@@ -232,8 +232,8 @@ def test_pickled_into_a_spawned_worker_with_compiles_queued():
             assert f.wait_compiled(timeout=0) is False
             payload = pickle.dumps(f)
             future = pool.submit(kernels.queued_state_in_worker, payload)
-        assert future.result(timeout=120) == (True, 9)
-    assert f.wait_compiled(30)
+        assert future.result(timeout=PATIENCE) == (True, 9)
+    assert f.wait_compiled(PATIENCE)
 
 
 def test_recompile_waits_for_queued_background_compiles():
@@ -247,7 +247,7 @@ def test_recompile_waits_for_queued_background_compiles():
         recompiling.start()
         recompiling.join(0.2)
         assert recompiling.is_alive(), "recompile waits for the queued compile"
-    recompiling.join(60)
+    recompiling.join(PATIENCE)
     assert not recompiling.is_alive()
     assert f.wait_compiled(0) is True
     signatures = list(f.signatures)
@@ -268,7 +268,7 @@ def test_a_function_asking_for_literal_arguments_compiles_from_its_next_call(mon
     f = jit(background=True, use_jit=lambda a, b: Action.JIT)(shifted)
     plain = numba.njit(shifted)
     assert f(1, 2) == plain(1, 2) == 3
-    assert f.wait_compiled(60)
+    assert f.wait_compiled(PATIENCE)
     assert f(1, 2) == 3 and f(5, 7) == plain(5, 7) == 12
     assert sorted(map(str, f.signatures)) == sorted(map(str, plain.signatures))
     assert [fb.reason for fb in f.fallbacks()] == ["compiling in the background"]

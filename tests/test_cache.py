@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import PATIENCE
 
 
 def cache_env(cache_dir, module_dir):
@@ -127,7 +128,7 @@ def run_module(tmp_path, cache_dir, code):
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        timeout=120,
+        timeout=PATIENCE,
     )
 
 
@@ -202,7 +203,7 @@ def test_two_processes_compiling_at_once(tmp_path):
         )
         for _ in range(2)
     ]
-    outputs = [p.communicate(timeout=120) for p in procs]
+    outputs = [p.communicate(timeout=PATIENCE) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert [o[0].split() for o in outputs] == [["42", "1.5"], ["42", "1.5"]]
     third = run_module(tmp_path, cache, "print(incr(41), incr.stats.cache_hits)")

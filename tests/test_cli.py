@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import PATIENCE
 
 APP = """
 import argparse
@@ -58,7 +59,7 @@ def smart_jit_cli(*args, cwd=None):
         capture_output=True,
         text=True,
         cwd=cwd,
-        timeout=120,
+        timeout=PATIENCE,
     )
 
 

@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import PATIENCE
 from numba import njit, prange
 
 from smart_jit import Action, jit
@@ -144,7 +145,7 @@ print(json.dumps([before[0], before[1].seconds, before[1].basis, record.first_in
                   cc.has_compiled()]))
 """
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=PATIENCE
     )
     compiled_before, seconds, basis, first, compiled_after = json.loads(out.stdout)
     assert not compiled_before and basis.endswith("first compile in this process")

@@ -19,6 +19,7 @@ import warnings
 import numba
 import numpy as np
 import pytest
+from conftest import PATIENCE
 from kernels import adds_stall, recursive_functions
 from numba.core.errors import NumbaPerformanceWarning
 from numba.extending import overload
@@ -44,7 +45,7 @@ def compiled_by_the_server(f, *args):
     both results, after checking the server compiled it."""
     before = compile_process.outcomes["compiled"]
     interpreted = f(*args)
-    assert f.wait_compiled(60)
+    assert f.wait_compiled(PATIENCE)
     assert compile_process.outcomes["compiled"] == before + 1, dict(compile_process.outcomes)
     assert len(f.signatures) == 1, [s.failure for s in f._seen.values()]
     return interpreted, f(*args)
@@ -143,7 +144,7 @@ def test_a_class_of_the_functions_module_is_never_imported_by_the_server(tmp_pat
     f = jit(use_jit=background)(mod.weight)
     before = compile_process.outcomes["does not pickle"]
     assert f(2) == 20
-    assert f.wait_compiled(60)
+    assert f.wait_compiled(PATIENCE)
     assert f(2) == 20 and len(f.signatures) == 1  # compiled on the thread
     assert compile_process.outcomes["does not pickle"] == before + 1
     assert marker.read_text().split() == [str(os.getpid())], "its top level ran elsewhere"
@@ -166,7 +167,7 @@ def test_the_server_imports_nothing_from_the_working_directory(tmp_path):
             from smart_jit import Action, compile_process, jit
             f = jit(use_jit=lambda a: Action.BACKGROUND_JIT)(lambda a: a + 1)
             f(1)
-            assert f.wait_compiled(120)
+            assert f.wait_compiled()
             print(dict(compile_process.outcomes), f(1))
             """
         )
@@ -178,7 +179,7 @@ def test_the_server_imports_nothing_from_the_working_directory(tmp_path):
         cwd=planted,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=PATIENCE,
         env=env,
     )
     assert done.returncode == 0, done.stderr
@@ -278,7 +279,7 @@ def test_a_failed_compile_reads_as_one_compiled_here(monkeypatch):
         monkeypatch.setenv(compile_process.MODE_VARIABLE, mode)
         f = jit(use_jit=background)(fails_to_compile)
         assert f(1) == [1, "a"]
-        assert f.wait_compiled(60)
+        assert f.wait_compiled(PATIENCE)
         assert f(1) == [1, "a"]
         reasons[mode] = sorted(fb.reason for fb in f.fallbacks())
     assert reasons["process"] == reasons["thread"]
@@ -304,7 +305,7 @@ def test_what_fails_only_in_the_server_is_compiled_here():
     f = jit(use_jit=background)(uses_an_overload_of_its_module)
     before = compile_process.outcomes.copy()
     assert f(3) == 8
-    assert f.wait_compiled(60)
+    assert f.wait_compiled(PATIENCE)
     assert f(3) == 8 and len(f.signatures) == 1
     assert compile_process.outcomes["failed"] == before["failed"] + 1
     assert f.fallbacks()[0].reason == REASON_BACKGROUND
@@ -336,7 +337,7 @@ def test_what_cannot_travel_compiles_on_the_thread(function, arg, outcome):
     before = compile_process.outcomes.copy()
     expected = numba.njit(function)(arg)
     assert f(arg) == expected
-    assert f.wait_compiled(60)
+    assert f.wait_compiled(PATIENCE)
     assert f(arg) == expected and len(f.signatures) == 1
     assert compile_process.outcomes[outcome] == before[outcome] + 1
     assert compile_process.outcomes["compiled"] == before["compiled"]
@@ -348,7 +349,7 @@ def test_mutual_recursion_compiles_on_the_thread_and_does_not_abort():
     _, is_even_mutual, is_odd_mutual = recursive_functions(jit(use_jit=background))
     before = compile_process.outcomes.copy()
     assert is_even_mutual(7) is False
-    assert is_even_mutual.wait_compiled(60)
+    assert is_even_mutual.wait_compiled(PATIENCE)
     assert (is_even_mutual(8), is_odd_mutual(5)) == (True, True)
     assert len(is_even_mutual.signatures) == 1
     assert compile_process.outcomes["cannot travel"] == before["cannot travel"] + 1
@@ -360,7 +361,7 @@ def test_thread_mode_and_the_default_mode(monkeypatch):
     before = compile_process.outcomes.copy()
     f = jit(use_jit=background)(no_parallelism)
     f(1)
-    assert f.wait_compiled(60) and f(1) == 2 and len(f.signatures) == 1
+    assert f.wait_compiled(PATIENCE) and f(1) == 2 and len(f.signatures) == 1
     assert compile_process.outcomes == before
 
     monkeypatch.delenv(compile_process.MODE_VARIABLE)
@@ -374,7 +375,7 @@ def test_thread_mode_and_the_default_mode(monkeypatch):
 
 
 def wait_for_server():
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while compile_process.server_pid() is None:
         assert time.monotonic() < deadline
         time.sleep(0.01)
@@ -387,7 +388,7 @@ def test_a_server_killed_mid_compile_falls_back_and_restarts_at_most_once_a_minu
     f = jit(use_jit=background)(adds_stall)
     assert f(1) == 5
     pid = wait_for_server()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while compile_process._current is None or compile_process._current.ready_at is None:
         assert time.monotonic() < deadline
         time.sleep(0.01)
@@ -397,14 +398,14 @@ def test_a_server_killed_mid_compile_falls_back_and_restarts_at_most_once_a_minu
     # As if it had started just now: it dies within the minute of its start.
     monkeypatch.setattr(compile_process, "_last_start", time.monotonic())
     os.kill(pid, signal.SIGKILL)
-    assert f.wait_compiled(60)
+    assert f.wait_compiled(PATIENCE)
     assert f(1) == 5 and len(f.signatures) == 1, "the thread compiled it"
     assert compile_process.outcomes["server died"] >= 1
     assert compile_process.server_pid() is None
 
     g = jit(use_jit=background)(no_parallelism)  # within the minute: no new server
     g(1)
-    assert g.wait_compiled(60) and g(1) == 2
+    assert g.wait_compiled(PATIENCE) and g(1) == 2
     assert compile_process._started == started and compile_process.server_pid() is None
 
     monkeypatch.setattr(compile_process, "RESTART_INTERVAL", 0.0)
@@ -447,7 +448,7 @@ a = np.arange(1000.0)
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_script(code, timeout=180):
+def run_script(code, timeout=PATIENCE):
     """Run *code* in a fresh interpreter that can import this directory's modules."""
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
@@ -475,7 +476,7 @@ def shifted(a):
 OFFSET = 2.5
 f = jit(use_jit=lambda a: Action.BACKGROUND_JIT)(shifted)
 first = f(a)
-f.wait_compiled(60)
+f.wait_compiled()
 print(first == shifted(a), f(a) == numba.njit(shifted)(a), dict(compile_process.outcomes))
 """
     )
@@ -492,7 +493,7 @@ def cpu_of_a_compile(mode):
     f = jit(use_jit=lambda a: Action.BACKGROUND_JIT)(kernel)
     start = time.process_time()
     f(a)
-    f.wait_compiled(120)
+    f.wait_compiled()
     assert f.signatures
     return time.process_time() - start
 kernel(a)
@@ -515,7 +516,7 @@ def alive(pid):
         return False
 
 
-def gone_within(pid, seconds=15.0):
+def gone_within(pid, seconds=PATIENCE):
     deadline = time.monotonic() + seconds
     while alive(pid):
         if time.monotonic() > deadline:
@@ -554,7 +555,7 @@ from smart_jit import Action, compile_process, jit
 def bg(x):
     return Action.BACKGROUND_JIT
 f = jit(use_jit=bg)(lambda x: x + 1)
-f(1); f.wait_compiled(60)
+f(1); f.wait_compiled()
 parent_server = compile_process.server_pid()
 busy = threading.Thread(target=lambda: [f(i) for i in range(200000)])
 busy.start()
@@ -562,7 +563,7 @@ read, write = os.pipe()
 child = os.fork()
 if child == 0:
     g = jit(use_jit=bg)(lambda x: x * 2)
-    g(1); g.wait_compiled(60)
+    g(1); g.wait_compiled()
     facts = (g(21), compile_process.server_pid(), compile_process.outcomes["compiled"])
     os.write(write, " ".join(map(str, facts)).encode())
     os._exit(0)
@@ -570,7 +571,7 @@ os.waitpid(child, 0)
 busy.join()
 child_result, child_server, child_compiled = os.read(read, 100).decode().split()
 h = jit(use_jit=bg)(lambda x: x - 1)
-h(1); h.wait_compiled(60)
+h(1); h.wait_compiled()
 print(child_result, child_compiled, child_server != str(parent_server),
       compile_process.server_pid() == parent_server, h(1), h.signatures != [],
       compile_process.outcomes["compiled"], child_server)
@@ -582,7 +583,9 @@ print(child_result, child_compiled, child_server != str(parent_server),
 
 
 def test_stopping_at_exit_kills_a_server_mid_compile():
-    out = run_script(STALLED + "compile_process._stop_at_exit(); print(f.wait_compiled(30))")
+    out = run_script(
+        STALLED + "compile_process._stop_at_exit(); print(f.wait_compiled(30))"
+    )  # after the stop: answers at once
     pid, waited = out.split()
     assert waited == "True"
     assert gone_within(int(pid))

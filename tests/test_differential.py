@@ -19,7 +19,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
-from conftest import recording
+from conftest import PATIENCE, recording
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -240,7 +240,7 @@ def test_smart_jit_agrees_with_python(name):
             if kind is not None:
                 assert_same(result, oracle[kind])
             if action is not Action.RAISE_EXCEPTION:
-                f.wait_compiled(60)  # BACKGROUND_JIT: compiled from here on
+                f.wait_compiled(PATIENCE)  # BACKGROUND_JIT: compiled from here on
                 kind = "interpreter_execution" if action is Action.INTERPRETER else "jit_execution"
                 assert_same(f(*args, **kwargs), oracle[kind])  # no listener: the C fast path
 

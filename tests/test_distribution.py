@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[1]
 UV = shutil.which(
@@ -21,7 +22,7 @@ UV = shutil.which(
 
 
 def run(*args, **kwargs):
-    out = subprocess.run(args, capture_output=True, text=True, timeout=600, **kwargs)
+    out = subprocess.run(args, capture_output=True, text=True, timeout=PATIENCE, **kwargs)
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import smart_frames_during
+from conftest import PATIENCE, smart_frames_during
 from numba.core import event
 
 from smart_jit import INTERPRETER_EXECUTION, JIT_EXECUTION, Action, jit
@@ -172,7 +172,7 @@ def _lines_paused_at(nth, arrived, go, names=None):
         if what == "line":
             if seen[0] == nth:
                 arrived.set()
-                assert go.wait(60), "the other thread never let this one go on"
+                assert go.wait(PATIENCE), "the other thread never let this one go on"
             seen[0] += 1
         return local
 
@@ -218,7 +218,7 @@ def test_a_dispatcher_dying_in_the_middle_of_the_event_mode_switch(callback_line
 
     b = threading.Thread(target=die)
     b.start()
-    assert in_callback.wait(60)
+    assert in_callback.wait(PATIENCE)
     errors = []
 
     def switch_tracer(frame, what, arg):
@@ -226,9 +226,9 @@ def test_a_dispatcher_dying_in_the_middle_of_the_event_mode_switch(callback_line
         return tracer(frame, what, arg)
 
     def release_b_when_the_switch_stops():
-        if in_switch.wait(60):
+        if in_switch.wait(PATIENCE):
             callback_go.set()
-            b.join(60)
+            b.join(PATIENCE)
             switch_go.set()
 
     helper = threading.Thread(target=release_b_when_the_switch_stops)
@@ -245,8 +245,8 @@ def test_a_dispatcher_dying_in_the_middle_of_the_event_mode_switch(callback_line
         in_switch.set()
         callback_go.set()
         switch_go.set()
-        helper.join(60)
-        b.join(60)
+        helper.join(PATIENCE)
+        b.join(PATIENCE)
     assert errors == []
     assert not b.is_alive()
     assert python_calls(lambda: keep(2)) == [], "the fast path is back"

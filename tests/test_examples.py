@@ -6,12 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import PATIENCE
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def run(name):
     return subprocess.run(
-        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=300
+        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=PATIENCE
     )
 
 

@@ -13,13 +13,13 @@ import traceback
 import warnings
 
 import pytest
+from conftest import PATIENCE
 from numba.core import event
 
 from smart_jit import Action, jit
 from smart_jit.policies import adaptive, after_calls
 
 FORKS = 8  # per test; CI runs the suite four times (12 made it 90 s of each run)
-CHILD_TIMEOUT = 60.0
 
 
 class Quiet(event.Listener):
@@ -63,7 +63,7 @@ def hammer_background_compiles(stop):
             return
         f = jit(use_jit=lambda a: Action.BACKGROUND_JIT)(adder(n))
         assert f(2) == 2 + n
-        assert f.wait_compiled(30)
+        assert f.wait_compiled(PATIENCE)
 
 
 def hammer_policies(stop):
@@ -111,7 +111,7 @@ def child_work():
     assert k(4) == 8 and len(k.signatures) == 1 and "switched to JIT" in k.use_jit.report()
     h = jit(background=True)(lambda a: a * 3)
     assert h(2) == 6
-    assert h.wait_compiled(CHILD_TIMEOUT) and len(h.signatures) == 1
+    assert h.wait_compiled(PATIENCE) and len(h.signatures) == 1
 
 
 class Hammering:
@@ -139,7 +139,7 @@ class Hammering:
     def __exit__(self, *exc_info):
         self.stop.set()
         for thread in self.threads:
-            thread.join(60)
+            thread.join(PATIENCE)
         assert self.errors == []
 
 
@@ -154,7 +154,7 @@ def fork_and_check():
             traceback.print_exc()
         finally:
             os._exit(status)
-    deadline = time.monotonic() + CHILD_TIMEOUT
+    deadline = time.monotonic() + PATIENCE
     while time.monotonic() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -200,14 +200,14 @@ def test_fork_while_another_thread_is_inside_an_llvm_call():
     def an_llvm_call():
         with ffi.lib._lock:
             inside.set()
-            leave.wait(30)
+            leave.wait(PATIENCE)
 
     caller = threading.Thread(target=an_llvm_call, daemon=True)
     caller.start()
-    assert inside.wait(10)
+    assert inside.wait(PATIENCE)
     threading.Timer(0.3, leave.set).start()  # the call ends while the fork waits
     try:
         assert fork_and_check() == 0
     finally:
         leave.set()
-        caller.join(30)
+        caller.join(PATIENCE)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import PATIENCE
 
 FORMS = {
     "from_package": "from smart_jit import policies; print(policies.after_calls(1))",
@@ -24,7 +25,7 @@ FORMS = {
 @pytest.mark.parametrize("form", sorted(FORMS))
 def test_import_form_in_a_fresh_interpreter(form):
     out = subprocess.run(
-        [sys.executable, "-c", FORMS[form]], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", FORMS[form]], capture_output=True, text=True, timeout=PATIENCE
     )
     assert out.returncode == 0, out.stderr
     assert "after_calls(1)" in out.stdout
@@ -52,6 +53,8 @@ def test_policies_are_not_imported_by_import_smart_jit():
     ],
 )
 def test_adaptive_imports_in_a_fresh_interpreter(code):
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=PATIENCE
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "adaptive()"

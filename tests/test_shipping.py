@@ -18,7 +18,7 @@ import kernels
 import numba
 import numpy as np
 import pytest
-from conftest import compiles_during
+from conftest import PATIENCE, compiles_during
 from kernels import call_counting_compiles, unpickle_counting_compiles
 
 from smart_jit import Action, SmartDispatcher, compiled_code, jit, shipping
@@ -378,7 +378,7 @@ def test_the_directory_is_removed_at_exit_and_not_by_a_forked_child():
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=PATIENCE, check=True
     )
     child_dir, parent_dir = out.stdout.split()
     assert not os.path.exists(parent_dir), "removed when the parent exited"

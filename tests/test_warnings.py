@@ -1,6 +1,7 @@
 import warnings
 
 import pytest
+from conftest import PATIENCE
 from numba.core.errors import NumbaWarning
 
 from smart_jit import Action, NumbaInterpreterModeWarning, jit
@@ -47,4 +48,4 @@ def test_a_warning_turned_into_an_error_refuses_the_call(action):
         with pytest.raises(NumbaInterpreterModeWarning):
             f(1)
     assert ran == [] and f.fallbacks() == []
-    assert f.wait_compiled(5) and f.signatures == []
+    assert f.wait_compiled(PATIENCE) and f.signatures == []

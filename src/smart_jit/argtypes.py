@@ -73,20 +73,18 @@ TUPLES_REMEMBERED = 64
 ARRAYS_REMEMBERED = 256
 TUPLE_TYPES_REMEMBERED = 1024
 
-# The Numba type of all instances of a class, in two tables: a class that
-# can never be freed (a static type: str, dict, object) is its own key; a
-# class made by a class statement or type() is keyed by its id, and its
-# entries go when it dies (a weak reference's callback), so that the memo
-# keeps no class alive.  Read-only outside this module (valid while the
+# The Numba type of all instances of a class, keyed by the class's id: a
+# class made by a class statement or type() is watched, and its entries go
+# when it dies (a weak reference's callback, which runs before its id can be
+# another's), so that the memo keeps no class alive; a static type (str,
+# dict, object) never dies.  Read-only outside this module (valid while the
 # registry is).
-_by_class: dict[type, Any] = {}
+_by_class: dict[int, Any] = {}
 class_typed = _by_class
-_by_heap_class: dict[int, Any] = {}
-heap_class_typed = _by_heap_class
-_heap_classes: dict[int, weakref.ref[type]] = {}  # id -> the class, weakly
+_watched: dict[int, weakref.ref[type]] = {}  # id -> the (heap) class, weakly
 _HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
 _tuples: dict[int, tuple[tuple[Any, ...], Any]] = {}  # id -> (the tuple, its type)
-_own_attribute: set[int] = set()  # ids of (heap) classes whose instances answer by _numba_type_
+_own_attribute: set[int] = set()  # ids of classes whose instances answer by _numba_type_
 _arrays: dict[tuple[Any, int, int], Any] = {}  # (dtype, ndim, flags) -> the type
 _tuple_types: dict[tuple[int, ...], Any] = {}  # the items' type codes -> the tuple type
 registry_size = len(_registry)  # while it is unchanged, the memo holds
@@ -106,16 +104,13 @@ def numba_typeof(value: Any) -> Any:
     cls = type(value)
     if len(_registry) != registry_size:  # a typeof_impl was registered: start afresh
         _by_class.clear()
-        _by_heap_class.clear()
-        _heap_classes.clear()
+        _watched.clear()
         _tuples.clear()
         _own_attribute.clear()
         _arrays.clear()
         registry_size = len(_registry)
     else:
-        known = _by_class.get(cls)
-        if known is None:
-            known = _by_heap_class.get(id(cls))
+        known = _by_class.get(id(cls))
         if known is not None:
             if known is not _pyobject or not carries_own_type(cls, value):
                 return known
@@ -145,7 +140,7 @@ def numba_typeof(value: Any) -> Any:
     if len(_registry) != registry_size:  # registered meanwhile: remember nothing now
         return numba_type
     if cls in _FIXED_CLASSES:
-        _by_class[cls] = numba_type
+        _by_class[id(cls)] = numba_type
     elif cls is tuple:
         if is_immutable(value):
             if len(_tuples) >= TUPLES_REMEMBERED:
@@ -158,28 +153,25 @@ def numba_typeof(value: Any) -> Any:
             _arrays[(value.dtype, value.ndim, value.flags.num)] = numba_type
     elif _typed_by_its_attribute_alone(cls, value):
         if hasattr(cls, "_numba_type_"):  # each instance answers for itself
-            _own_attribute.add(_heap_key(cls))
+            _own_attribute.add(_watched_key(cls))
         elif numba_type is _pyobject:  # Numba knows nothing of the class
-            if cls.__flags__ & _HEAP_TYPE:
-                _by_heap_class[_heap_key(cls)] = numba_type
-            else:
-                _by_class[cls] = numba_type
+            _by_class[_watched_key(cls)] = numba_type
     return numba_type
 
 
-def _heap_key(cls: type) -> int:
-    """The id of *cls*, watched: its entries are removed when it dies, before
-    its id can be another's."""
+def _watched_key(cls: type) -> int:
+    """The id of *cls*; if *cls* can be freed, its entries are removed when
+    it dies."""
     key = id(cls)
-    if key not in _heap_classes:
-        _heap_classes[key] = weakref.ref(cls, functools.partial(_forget_class, key))
+    if cls.__flags__ & _HEAP_TYPE and key not in _watched:
+        _watched[key] = weakref.ref(cls, functools.partial(_forget_class, key))
     return key
 
 
 def _forget_class(key: int, _ref: Any) -> None:
-    _by_heap_class.pop(key, None)
+    _by_class.pop(key, None)
     _own_attribute.discard(key)
-    _heap_classes.pop(key, None)
+    _watched.pop(key, None)
 
 
 def _tuple_type(value: tuple[Any, ...]) -> Any:
@@ -190,8 +182,8 @@ def _tuple_type(value: tuple[Any, ...]) -> Any:
         cls = type(item)
         if cls is tuple:
             item_type = _tuple_type(item)
-        elif cls in _FIXED_CLASSES and cls in _by_class:
-            item_type = _by_class[cls]
+        elif cls in _FIXED_CLASSES and id(cls) in _by_class:
+            item_type = _by_class[id(cls)]
         else:
             item_type = typeof_impl(item, _argument_context)
         if item_type is None:
@@ -217,42 +209,31 @@ def is_immutable(value: tuple[Any, ...]) -> bool:
 
 
 def class_key(args: tuple[Any, ...]) -> Any:
-    """The arguments' classes, if their classes decide their Numba types (a
-    memo key that hashes fast: the class itself for one argument, else a
-    tuple of them); None if any argument's type needs its value."""
+    """A memo key for the arguments, if their classes decide their Numba
+    types: the Numba type's code for one argument, else a tuple of them (an
+    int hashes fast, and a key keeps no class alive); None if any
+    argument's type needs its value."""
     if len(_registry) != registry_size:
         return None
     if len(args) == 1:  # the common case, without a loop or a tuple
         value = args[0]
         cls = type(value)
-        key: Any = cls
-        known = _by_class.get(cls)
-        if known is None:
-            known = _by_heap_class.get(id(cls))
-            if known is None:
-                return None
-            key = known._code  # not the class: a key must not keep it alive
-        if (
+        known = _by_class.get(id(cls))
+        if known is None or (
             known is _pyobject  # (carries_own_type, inline)
             and cls.__dictoffset__
             and "_numba_type_" in getattr(value, "__dict__", ())
         ):
             return None
-        return key
-    keys = []
+        return known._code
+    codes = []
     for value in args:
         cls = type(value)
-        known = _by_class.get(cls)
-        if known is None:
-            known = _by_heap_class.get(id(cls))
-            if known is None:
-                return None
-            keys.append(known._code)
-        else:
-            keys.append(cls)
-        if known is _pyobject and carries_own_type(cls, value):
+        known = _by_class.get(id(cls))
+        if known is None or (known is _pyobject and carries_own_type(cls, value)):
             return None
-    return tuple(keys)
+        codes.append(known._code)
+    return tuple(codes)
 
 
 def carries_own_type(cls: type, value: Any) -> bool:

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from time import perf_counter
 from typing import Any, NamedTuple
 
+import numpy as np
 from numba._dispatcher import compute_fingerprint
 from numba.core import compiler, serialize, sigutils, types
 from numba.core.compiler_lock import global_compiler_lock
@@ -41,7 +42,6 @@ from .action import Action, PolicyArgumentError
 from .argtypes import (
     class_key,
     class_typed,
-    heap_class_typed,
     numba_typeof,
     typeof_arg,
     typeof_registry,
@@ -51,6 +51,8 @@ from .warnings import NumbaInterpreterModeWarning
 
 _UNSEEN = object()
 _pyobject = types.pyobject
+# Classes whose values Numba's C dispatcher always fingerprints: no memo.
+_FINGERPRINTED = frozenset({int, float, complex, bool, np.ndarray})
 _AMBIGUOUS = object()
 _JIT, _INTERPRETER = Action.JIT, Action.INTERPRETER
 _RAISE_EXCEPTION, _BACKGROUND_JIT = Action.RAISE_EXCEPTION, Action.BACKGROUND_JIT
@@ -80,9 +82,49 @@ class Fallback(NamedTuple):
     calls: int
 
 
+# Callables for the C dispatcher, which calls what the miss path returns
+# with the call's folded arguments.  Made here, not in the methods: a
+# closure's variables would be cells on every call of its method.
+
+
 def _returning(value: Any) -> Callable[..., Any]:
-    """A callable for the C dispatcher that hands back a result computed here."""
+    """Hands back a result computed on the miss path."""
     return lambda *_: value
+
+
+def _calling(py_func: Callable[..., Any], call_args: tuple[Any, ...]) -> Callable[..., Any]:
+    """Runs the Python function with the call's unfolded arguments."""
+    return lambda *_: py_func(*call_args)
+
+
+def _with_event(data: Any, py_func: Callable[..., Any], call_args: tuple[Any, ...]) -> Any:
+    """Runs it between the start and end of an ``interpreter_execution``."""
+    kind = events.INTERPRETER_EXECUTION
+    return lambda *_: events.run_with_event(kind, data, py_func, call_args)
+
+
+def _timed(dispatcher: Any, learner: Any, call_args: tuple[Any, ...]) -> Callable[..., Any]:
+    """Runs it and tells *learner* how long it took (also when it raised:
+    the time was spent); a generator is timed while it runs, from its first
+    step to its last."""
+    run = dispatcher.py_func
+    if _listeners.get(events.INTERPRETER_EXECUTION):
+        run = _with_event({"dispatcher": dispatcher, "args": call_args}, run, call_args)
+    generates = dispatcher._generates
+
+    def timed(*_: Any) -> Any:
+        start = perf_counter()
+        try:
+            result = run(*call_args)
+        except BaseException:
+            learner.interpreted_call(call_args, perf_counter() - start)
+            raise
+        if generates:
+            return TimedGenerator(result, learner, call_args, perf_counter() - start)
+        learner.interpreted_call(call_args, perf_counter() - start)
+        return result
+
+    return timed
 
 
 _packing = threading.local()  # the dispatchers this thread is pickling (by id)
@@ -152,9 +194,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         fingerprint (a ``str``, a ``dict``, an object), matched or not.
         """
         cls = type(val)
-        tp = class_typed.get(cls)  # str, dict, objects: the common case, inline
-        if tp is None:
-            tp = heap_class_typed.get(id(cls))
+        tp = class_typed.get(id(cls))  # str, dict, objects: the common case, inline
         # (an object may carry its own _numba_type_; a typeof_impl may be new).
         # A remembered type stays alive in the memo; pyobject always is.
         if (
@@ -385,7 +425,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         key: Any = None
         if args:  # a str, a dict, an object: no fingerprint
             first = type(args[0])
-            if first in class_typed or id(first) in heap_class_typed:
+            if first not in _FINGERPRINTED and id(first) in class_typed:
                 key = class_key(args)
         if key is None:
             try:
@@ -698,48 +738,18 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             counter = seen.counts.setdefault(reason, itertools.count())
         next(counter)
         if learner is not None:
-            return self._timed(learner, call_args)
-        py_func = self.py_func
+            return _timed(self, learner, call_args)
         if _listeners.get(events.INTERPRETER_EXECUTION):
             data = {"dispatcher": self, "args": call_args}
-            kind = events.INTERPRETER_EXECUTION
             if now:
-                return _returning(events.run_with_event(kind, data, py_func, call_args))
-            return lambda *_: events.run_with_event(kind, data, py_func, call_args)
+                kind = events.INTERPRETER_EXECUTION
+                return _returning(events.run_with_event(kind, data, self.py_func, call_args))
+            return _with_event(data, self.py_func, call_args)
         if now:
-            return _returning(py_func(*call_args))
+            return _returning(self.py_func(*call_args))
         if self._plain_args:
-            return py_func
-        return lambda *_: py_func(*call_args)
-
-    def _timed(self, learner: Any, call_args: tuple[Any, ...]) -> Callable[..., Any]:
-        """A callable that runs the Python function and tells *learner* how
-        long it took (also when it raised: the time was spent).  A generator
-        is timed while it runs, from its first step to its last."""
-        py_func = self.py_func
-        generates = self._generates
-        if _listeners.get(events.INTERPRETER_EXECUTION):
-            data = {"dispatcher": self, "args": call_args}
-            kind = events.INTERPRETER_EXECUTION
-            run: Callable[[], Any] = functools.partial(
-                events.run_with_event, kind, data, py_func, call_args
-            )
-        else:
-            run = functools.partial(py_func, *call_args)
-
-        def timed(*_: Any) -> Any:
-            start = perf_counter()
-            try:
-                result = run()
-            except BaseException:
-                learner.interpreted_call(call_args, perf_counter() - start)
-                raise
-            if generates:
-                return TimedGenerator(result, learner, call_args, perf_counter() - start)
-            learner.interpreted_call(call_args, perf_counter() - start)
-            return result
-
-        return timed
+            return self.py_func
+        return _calling(self.py_func, call_args)
 
     def _announce(
         self, seen: _Seen, call_args: tuple[Any, ...], stacklevel: int, reason: str = ""
