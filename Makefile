@@ -5,13 +5,18 @@ STAMP := $(VENV)/.installed
 
 NOX := $(VENV)/bin/nox
 
-.PHONY: demo test lint bench test-matrix test-corners test-corners-a test-corners-b test-table test-numba clean
+.PHONY: demo test test-fast lint bench test-matrix test-corners test-corners-a test-corners-b test-table test-numba clean
 
 demo: $(STAMP)
 	$(PY) examples/sum_fast.py
 
 test: $(STAMP) lint
 	$(PY) -m pytest -q
+
+# The unit layer for developers: everything but the end-to-end tests marked
+# slow (forks, process pools, Dask clusters, the wheel, the examples).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples noxfile.py

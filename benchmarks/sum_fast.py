@@ -4,7 +4,9 @@
    1,000,000-element arrays, each strategy in a fresh process, total wall time
    including compilation.
 2. Time per call against array size for the interpreter and for compiled
-   code, written to benchmarks/crossover.png (needs the ``bench`` extra).
+   code, written to .bench/crossover.png (an ignored folder; needs the
+   ``bench`` extra).  The README's picture, benchmarks/crossover.png, is a
+   copy of one run's, refreshed by hand.
 
 Run: ``make bench`` (or ``python benchmarks/sum_fast.py``).
 """
@@ -176,7 +178,9 @@ def main() -> int:
     crossing = break_even_size(sizes, interpreted, compile_time)
     if crossing is not None:
         print(f"one interpreted call costs as much as a compile at {crossing:,.0f} elements")
-    print(plot(sizes, interpreted, native, compile_time, HERE / "crossover.png"))
+    results = HERE.parent / ".bench"
+    results.mkdir(exist_ok=True)
+    print(plot(sizes, interpreted, native, compile_time, results / "crossover.png"))
     return 0
 
 

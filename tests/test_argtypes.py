@@ -410,7 +410,7 @@ def test_a_dead_class_s_id_reused_by_another_class_is_typed_afresh():
 
     plain = numba.njit(lambda a: a)
     answers = []
-    for i in range(300):
+    for i in range(60):
         if i % 2:
             made = type(f"Answers{i}", (), {"_numba_type_": types.float64})
         else:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import distributed  # noqa: E402
 import kernels  # noqa: E402
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow  # starts clusters
 
 
 def test_local_cluster_workers_take_both_paths():

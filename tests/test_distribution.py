@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import PATIENCE
 
+pytestmark = pytest.mark.slow  # builds and installs a wheel
+
 ROOT = Path(__file__).resolve().parents[1]
 UV = shutil.which(
     "uv", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])

@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import PATIENCE
+
+pytestmark = pytest.mark.slow  # runs the examples
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -19,6 +19,8 @@ from numba.core import event
 from smart_jit import Action, jit
 from smart_jit.policies import adaptive, after_calls
 
+pytestmark = pytest.mark.slow  # forks under load
+
 FORKS = 8  # per test; CI runs the suite four times (12 made it 90 s of each run)
 
 

@@ -19,11 +19,20 @@ only caller, so one request is in flight at a time.
   the parent holds, so it also exits when the parent dies mid-compile, and the
   parent kills it at exit.  If it dies, the compile runs on the thread, and a
   new server is started at most once per ``RESTART_INTERVAL`` seconds.
+- The server is started in isolated mode (``-I``) and takes the parent's
+  ``sys.path`` from its arguments before it imports anything: nothing in the
+  working directory is imported there.  Each request carries the parent's
+  ``sys.path`` as it is then.
 - The function travels by value (Numba's cloudpickle), with the globals it
   uses as they are when the compile is asked for, and so do the functions and
   jitted callees of its own module: the code compiled is the code that was
-  imported, even if the file changed since.  Other modules are imported by the
-  server from ``sys.path`` as they are on disk.
+  imported, even if the file changed since.  Its module is never imported in
+  the server (a class of it cannot travel: such a function compiles on the
+  thread).  Other modules are imported by the server from ``sys.path``, and
+  what the compile reads of them (``module_state``) is set to the parent's
+  values first.
+- The server pays Numba's one-off costs before it says it is ready, and the
+  parent starts timing a compile only then.
 - What cannot travel (an argument type or global that does not pickle, a
   result Numba's cache would refuse: lifted loops, dynamic globals) compiles on
   the thread.
