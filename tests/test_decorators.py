@@ -154,6 +154,18 @@ def test_decorating_a_jitted_function_keeps_numbas_message_first():
     assert "decorate ident.py_func instead" in str(caught.value)
 
 
+def in_jit_mode_and_with_jit_disabled(code):
+    """What *code* prints in a fresh interpreter, with NUMBA_DISABLE_JIT 0 and 1."""
+    outputs = []
+    for disabled in ("0", "1"):
+        env = dict(os.environ, NUMBA_DISABLE_JIT=disabled)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.append(out.stdout.strip())
+    return outputs
+
+
 def test_disable_jit_keys_calls_as_jit_mode_does():
     code = textwrap.dedent(
         """
@@ -165,13 +177,7 @@ def test_disable_jit_keys_calls_as_jit_mode_does():
         print(sorted((tuple(map(str, r.signature)), r.calls) for r in f.fallbacks()))
         """
     )
-    outputs = []
-    for disabled in ("0", "1"):
-        env = dict(os.environ, NUMBA_DISABLE_JIT=disabled)
-        out = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-        )
-        outputs.append(out.stdout.strip())
+    outputs = in_jit_mode_and_with_jit_disabled(code)
     assert (
         outputs[0] == outputs[1] == ("[(('int64', 'int64'), 3), (('int64', 'int64', 'int64'), 1)]")
     )
@@ -210,11 +216,5 @@ def test_disable_jit_events_carry_the_arguments_jit_mode_gives():
         print(seen)
         """
     )
-    outputs = []
-    for disabled in ("0", "1"):
-        env = dict(os.environ, NUMBA_DISABLE_JIT=disabled)
-        out = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-        )
-        outputs.append(out.stdout.strip())
+    outputs = in_jit_mode_and_with_jit_disabled(code)
     assert outputs == ["[(1, 10), (1, 5), (2, 3)]"] * 2

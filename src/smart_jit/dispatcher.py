@@ -51,7 +51,8 @@ from .warnings import NumbaInterpreterModeWarning
 
 _UNSEEN = object()
 _pyobject = types.pyobject
-# Classes whose values Numba's C dispatcher always fingerprints: no memo.
+# Classes the C dispatcher fingerprints and the class memo never holds: the
+# miss path does not look them up there.
 _FINGERPRINTED = frozenset({int, float, complex, bool, np.ndarray})
 _AMBIGUOUS = object()
 _JIT, _INTERPRETER = Action.JIT, Action.INTERPRETER
