@@ -14,7 +14,7 @@ import pytest
 from conftest import PATIENCE, recording, run_threads
 
 from smart_jit import Action, jit, report
-from smart_jit import dispatcher as dispatcher_module
+from smart_jit import interpreted as interpreted_module
 from smart_jit.policies import adaptive, by_type
 
 
@@ -38,7 +38,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = Clock(0.005)
-    monkeypatch.setattr(dispatcher_module, "perf_counter", fake)
+    monkeypatch.setattr(interpreted_module, "perf_counter", fake)
     return fake
 
 
@@ -186,7 +186,7 @@ def test_another_policy_is_not_timed(monkeypatch):
     def no_clock():
         raise AssertionError("timed a call of a policy that does not learn")
 
-    monkeypatch.setattr(dispatcher_module, "perf_counter", no_clock)
+    monkeypatch.setattr(interpreted_module, "perf_counter", no_clock)
     f = jit(use_jit=lambda a: Action.INTERPRETER)(lambda a: a + 1)
     assert f(1) == 2 and f(2.5) == 3.5
 

@@ -289,7 +289,7 @@ def test_a_memo_made_before_a_registration_is_not_used_inside_tuples(monkeypatch
     """Inside a tuple too: the per-class answer for its items is dropped
     before typing once a typeof_impl was registered (simulated: the memo holds
     another answer for bytearray, made when the registry was smaller)."""
-    monkeypatch.setitem(argtypes._by_class, id(bytearray), types.float32)
+    monkeypatch.setitem(argtypes.by_class, id(bytearray), types.float32)
     monkeypatch.setattr(argtypes, "registry_size", argtypes.registry_size - 1)
     value = ("a", bytearray(b"y"))
     assert numba_typeof(value) == numba_answer(value)
@@ -392,7 +392,7 @@ def test_the_memo_keeps_no_class_alive():
     f = jit(use_jit=lambda a: Action.INTERPRETER)(lambda a: 1)
     g = jit(use_jit=lambda a, b: Action.INTERPRETER)(lambda a, b: 2)
     gc.collect()
-    remembered = len(argtypes._by_class), len(argtypes._watched)
+    remembered = len(argtypes.by_class), len(argtypes._watched)
     refs = []
     for i in range(500):
         made = type(f"Made{i}", (), {})
@@ -402,7 +402,7 @@ def test_the_memo_keeps_no_class_alive():
         del made
     gc.collect()
     assert [r for r in refs if r() is not None] == []
-    assert (len(argtypes._by_class), len(argtypes._watched)) <= remembered
+    assert (len(argtypes.by_class), len(argtypes._watched)) <= remembered
 
 
 def test_a_dead_class_s_id_reused_by_another_class_is_typed_afresh():

@@ -18,7 +18,7 @@ from conftest import PATIENCE, Policy, compiles_during, run_threads, uses_python
 from numba.core.compiler_lock import global_compiler_lock
 
 from smart_jit import Action, NumbaInterpreterModeWarning, SmartDispatcher, jit
-from smart_jit.dispatcher import REASON_BACKGROUND
+from smart_jit.interpreted import REASON_BACKGROUND
 
 
 @pytest.fixture(autouse=True, params=["process", "thread"])

@@ -26,7 +26,7 @@ from numba.extending import overload
 
 from smart_jit import Action, compile_process, jit
 from smart_jit.background import compiling_on_thread, let_compile_run
-from smart_jit.dispatcher import REASON_BACKGROUND
+from smart_jit.interpreted import REASON_BACKGROUND
 
 BACKGROUND = Action.BACKGROUND_JIT
 
@@ -47,7 +47,7 @@ def compiled_by_the_server(f, *args):
     interpreted = f(*args)
     assert f.wait_compiled(PATIENCE)
     assert compile_process.outcomes["compiled"] == before + 1, dict(compile_process.outcomes)
-    assert len(f.signatures) == 1, [s.failure for s in f._seen.values()]
+    assert len(f.signatures) == 1, f._records.failures()
     return interpreted, f(*args)
 
 

@@ -236,7 +236,7 @@ def test_fallbacks_count_per_signature_and_reason():
     for value in (1, 2, 3.0):
         f(value)
     got = {(tuple(map(str, r.signature)), r.reason, r.calls) for r in f.fallbacks()}
-    reason = smart_jit.dispatcher.REASON_POLICY
+    reason = smart_jit.interpreted.REASON_POLICY
     assert got == {(("int64",), reason, 2), (("float64",), reason, 1)}
 
 

@@ -254,25 +254,30 @@ def test_a_dispatcher_dying_in_the_middle_of_the_event_mode_switch(callback_line
 
 
 def test_a_listener_whose_switch_fails_is_not_installed_and_changes_nothing():
-    from smart_jit import dispatcher
+    from smart_jit import table
 
     keep = jit(lambda a: a + 1, use_jit=int_jit)
     keep(1)
     broken = jit(lambda a: a + 3, use_jit=int_jit)
     broken(1)
 
-    def refill_fails():
-        raise MemoryError("no room for the table")
+    refill = table.Table.refill
+    broken_table = broken._table
 
-    broken._refill_table = refill_fails
+    def refill_fails(self):
+        if self is broken_table:
+            raise MemoryError("no room for the table")
+        refill(self)
+
     listener = Quiet()
-    with pytest.raises(MemoryError, match="no room"):
-        with event.install_listener("jit_execution", listener):
-            pass
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(table.Table, "refill", refill_fails)
+        with pytest.raises(MemoryError, match="no room"):
+            with event.install_listener("jit_execution", listener):
+                pass
     assert listener not in event._registered["jit_execution"]
-    assert dispatcher._event_mode is False
+    assert table.in_event_mode() is False
     assert python_calls(lambda: keep(2)) == [], "every other table is as it was"
-    del broken._refill_table
     with event.install_listener("jit_execution", listener):
         assert python_calls(lambda: keep(2)) == ["_compile_for_args"]
     assert python_calls(lambda: keep(2)) == []

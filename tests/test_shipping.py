@@ -105,7 +105,7 @@ def test_code_for_another_target_is_not_used():
     elsewhere = shipping.seal(("0.0", *target[1:]), overloads)
     states.update(uuid="elsewhere-" + states["uuid"], code=elsewhere)
     clone = SmartDispatcher._rebuild(**states)
-    assert clone._arrived.incompatible is not None and not clone._arrived.code
+    assert clone._incoming.incompatible is not None and not clone._incoming.code
     assert compiles_during(lambda: clone(5)) == 1
 
 
@@ -287,7 +287,7 @@ def test_multiprocessing_sends_a_reference_and_other_picklers_the_code():
     embedded = pickle.dumps(f)
     local = bytes(ForkingPickler.dumps(f))
     assert len(local) < 2_000 < len(embedded)
-    kind, path, digest = shipping._reference(f._shippable, f._reduce_states()["code"])
+    kind, path, digest = shipping._reference(f._outgoing, f._reduce_states()["code"])
     assert kind == "file" and digest in local.decode("latin-1")
     with open(path, "rb") as src:
         assert hashlib.sha256(src.read()).hexdigest() == digest
@@ -308,7 +308,7 @@ def test_a_reference_to_a_file_gone_or_changed_is_not_used(spawned, damage):
     f = jit(use_jit=always_jit)(lambda x: x * 6 + 1)
     f(2)
     data = bytes(ForkingPickler.dumps(f))
-    path = f._shippable.published[2][1]
+    path = f._outgoing.published[2][1]
     if damage == "removed":
         os.remove(path)
     else:
@@ -331,7 +331,7 @@ def test_where_the_file_cannot_be_written_the_code_itself_goes(monkeypatch, spaw
     monkeypatch.setattr(shipping, "_directory", [])
     monkeypatch.setattr(shipping.tempfile, "mkdtemp", full)
     data = bytes(ForkingPickler.dumps(f))
-    assert len(data) > len(f._reduce_states()["code"]) and f._shippable.published is None
+    assert len(data) > len(f._reduce_states()["code"]) and f._outgoing.published is None
     assert spawned.submit(unpickle_counting_compiles, data, 3).result() == (0, 28, 0)
 
 
@@ -340,7 +340,7 @@ def test_without_the_switch_no_reference_either(monkeypatch):
     f = jit(use_jit=always_jit)(lambda x: x * 8)
     f(1)
     assert len(bytes(ForkingPickler.dumps(f))) < 2_000
-    assert f._shippable.published is None
+    assert f._outgoing.published is None
 
 
 def test_the_directory_is_removed_at_exit_and_not_by_a_forked_child():
@@ -361,11 +361,11 @@ def test_the_directory_is_removed_at_exit_and_not_by_a_forked_child():
         busy = threading.Thread(target=pickle_until_stopped)
         busy.start()  # pickling on another thread while the main thread forks
         ForkingPickler.dumps(f)
-        parent_path = f._shippable.published[2][1]
+        parent_path = f._outgoing.published[2][1]
         pid = os.fork()
         if pid == 0:
             ForkingPickler.dumps(f)
-            child_path = f._shippable.published[2][1]
+            child_path = f._outgoing.published[2][1]
             assert os.path.dirname(child_path) != os.path.dirname(parent_path)
             print(os.path.dirname(child_path), flush=True)
             sys.exit(0)  # runs the exit handlers of a forked child
@@ -429,7 +429,7 @@ def test_a_file_published_for_local_workers_is_replaced_when_the_code_changes():
     for value in (1, 1.5, 1j, True, *(kind(1) for kind in numbers)):
         f(value)
         ForkingPickler.dumps(f)
-        paths.add(f._shippable.published[2][1])
+        paths.add(f._outgoing.published[2][1])
     assert len(f.signatures) == len(paths) == 10
     (current,) = [p for p in paths if os.path.exists(p)]  # the nine stale ones are gone
     with open(current, "rb") as src:

@@ -3,12 +3,15 @@ overload matches: compile them, run them in the interpreter, or refuse them."""
 
 import importlib
 
-from .action import Action, PolicyArgumentError
+import numba  # noqa: F401  # whole, first: starting from one of its submodules imports it slower
+
+from .action import Action
 from .decorators import jit, njit, smart_jit
-from .dispatcher import Fallback, SmartDispatcher
+from .dispatcher import SmartDispatcher
+from .errors import NumbaInterpreterModeWarning, PolicyArgumentError
 from .events import INTERPRETER_EXECUTION, JIT_EXECUTION
+from .interpreted import Fallback
 from .report import report
-from .warnings import NumbaInterpreterModeWarning
 
 __all__ = [
     "INTERPRETER_EXECUTION",

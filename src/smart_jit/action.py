@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import enum
 
+from .errors import PolicyArgumentError
+
+__all__ = ["Action", "PolicyArgumentError", "not_an_action"]
+
 
 class Action(enum.Enum):
     """The answer a ``use_jit`` callback gives for one call."""
@@ -19,9 +23,7 @@ class Action(enum.Enum):
     BACKGROUND_JIT = "background_jit"
 
 
-class PolicyArgumentError(TypeError):
-    """A ready-made policy was given a value it cannot decide on.
-
-    The policy names itself and the value; the dispatcher adds the function
-    before the error reaches the caller.
-    """
+def not_an_action(name: str, value: object) -> TypeError:
+    """The error for a ``use_jit`` of function *name* that returned *value*."""
+    expected = ", ".join(str(a) for a in Action)
+    return TypeError(f"use_jit of {name} returned {value!r}; expected one of {expected}")

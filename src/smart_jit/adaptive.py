@@ -7,18 +7,19 @@ calls turn out to be, the total is then at most twice the better of "compile at
 once" and "never compile", if the estimate is right (and within 1 + the
 estimate's error factor when it is not).
 
-The dispatcher serves this policy what it needs (``SmartDispatcher`` asks
-``learner(dispatcher, argtypes, folded)`` once per signature, then calls the
-returned object instead of the policy): the argument types it already
-computed, and the time of each interpreted call of those types, measured only
-for functions whose policy learns.  Compile costs come from ``compile_costs``.
+The dispatcher serves this policy what it needs (``protocols.LearningPolicy``):
+``account_for(dispatcher, argtypes, folded)`` is asked once per signature, and
+the ``Account`` it returns is asked in the policy's place from then on, with
+the argument types already computed, and told the time of each interpreted
+call of those types (measured only for functions whose policy learns).
+Compile costs come from ``compile_costs``.
 """
 
 from __future__ import annotations
 
 import numbers
 import weakref
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numba.core import types
@@ -77,26 +78,26 @@ class adaptive:
             if not compile_cost >= 0:
                 raise ValueError(message)
         self.compile_cost = None if compile_cost is None else float(compile_cost)
-        self._signatures: dict[tuple[Any, ...], Signature] = {}
+        self._signatures: dict[tuple[Any, ...], Account] = {}
 
-    def learner(
+    def account_for(
         self, dispatcher: Any, argtypes: tuple[Any, ...], folded: tuple[Any, ...]
-    ) -> Signature:
-        """The decision-maker for calls of *dispatcher* with these types."""
+    ) -> Account:
+        """The account of calls of *dispatcher* with these types."""
         found = self._signatures.get(argtypes)
         if found is None:
             with _lock:
                 found = self._signatures.get(argtypes)
                 if found is None:
-                    found = Signature(self, dispatcher, argtypes, folded)
+                    found = Account(self, dispatcher, argtypes, folded)
                     self._signatures[argtypes] = found
         return found
 
     def __call__(self, *args: Any) -> Action:
         argtypes = tuple(map(typeof_arg, args))
-        return self.learner(None, argtypes, argtypes)(*args)
+        return self.account_for(None, argtypes, argtypes)(*args)
 
-    def signatures(self) -> list[Signature]:
+    def signatures(self) -> list[Account]:
         """What was learned, per signature, in the order first seen."""
         return list(self._signatures.values())
 
@@ -109,7 +110,7 @@ class adaptive:
             lines.append("  no call has asked it yet")
         return "\n".join(lines)
 
-    def _rate_elsewhere(self, exclude: Signature) -> float | None:
+    def _rate_elsewhere(self, exclude: Account) -> float | None:
         """Seconds per element measured for other signatures of the function."""
         rates = [s.rate() for s in self.signatures() if s is not exclude]
         known = [r for r in rates if r is not None]
@@ -126,7 +127,7 @@ class adaptive:
         return f"adaptive({cost})"
 
 
-class Signature:
+class Account:
     """The ski-rental account of one argument-type signature."""
 
     def __init__(
@@ -286,3 +287,10 @@ class Signature:
                 f"  compile: {'failed after' if last.failed else 'took'} {last.seconds:.3g} s"
             )
         return lines
+
+
+if TYPE_CHECKING:  # mypy checks the policy against the hooks the dispatcher uses
+    from . import protocols
+
+    _learns: type[protocols.LearningPolicy] = adaptive
+    _accounts: type[protocols.Account] = Account

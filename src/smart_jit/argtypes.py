@@ -55,20 +55,26 @@ import weakref
 from typing import Any
 
 import numpy as np
+from numba._dispatcher import compute_fingerprint
 from numba.core import types
+from numba.core.dispatcher import OmittedArg
 from numba.core.errors import NumbaValueError
+from numba.core.types import Omitted  # type: ignore[attr-defined]
 from numba.core.typing.typeof import Purpose, _TypeofContext, typeof, typeof_impl
 
 _intp = types.intp
 _pyobject = types.pyobject
 _argument = Purpose.argument
 _argument_context = _TypeofContext(_argument)  # what typeof() hands typeof_impl
-typeof_registry = _registry = typeof_impl.registry
+registry = typeof_impl.registry
 _generic_impl = typeof_impl.dispatch(object)
 _numba_tuple_impl = typeof_impl.dispatch(tuple)
 _FIXED_CLASSES = (str, bytes, bytearray)
 
 _IMMUTABLE_LEAVES = (str, bytes, int, float, complex, bool, type(None))
+# Classes the C dispatcher fingerprints and the class memo never holds: the
+# miss path does not look them up there.
+FINGERPRINTED = frozenset({int, float, complex, bool, np.ndarray})
 TUPLES_REMEMBERED = 64
 ARRAYS_REMEMBERED = 256
 TUPLE_TYPES_REMEMBERED = 1024
@@ -77,17 +83,15 @@ TUPLE_TYPES_REMEMBERED = 1024
 # class made by a class statement or type() is watched, and its entries go
 # when it dies (a weak reference's callback, which runs before its id can be
 # another's), so that the memo keeps no class alive; a static type (str,
-# dict, object) never dies.  Read-only outside this module (valid while the
-# registry is).
-_by_class: dict[int, Any] = {}
-class_typed = _by_class
+# dict, object) never dies.  Valid while the registry is unchanged.
+by_class: dict[int, Any] = {}
 _watched: dict[int, weakref.ref[type]] = {}  # id -> the (heap) class, weakly
 _HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
 _tuples: dict[int, tuple[tuple[Any, ...], Any]] = {}  # id -> (the tuple, its type)
 _own_attribute: set[int] = set()  # ids of classes whose instances answer by _numba_type_
 _arrays: dict[tuple[Any, int, int], Any] = {}  # (dtype, ndim, flags) -> the type
 _tuple_types: dict[tuple[int, ...], Any] = {}  # the items' type codes -> the tuple type
-registry_size = len(_registry)  # while it is unchanged, the memo holds
+registry_size = len(registry)  # while it is unchanged, the memo holds
 
 
 def typeof_arg(value: Any) -> Any:
@@ -102,15 +106,15 @@ def numba_typeof(value: Any) -> Any:
     class where the class decides it; never raises."""
     global registry_size
     cls = type(value)
-    if len(_registry) != registry_size:  # a typeof_impl was registered: start afresh
-        _by_class.clear()
+    if len(registry) != registry_size:  # a typeof_impl was registered: start afresh
+        by_class.clear()
         _watched.clear()
         _tuples.clear()
         _own_attribute.clear()
         _arrays.clear()
-        registry_size = len(_registry)
+        registry_size = len(registry)
     else:
-        known = _by_class.get(id(cls))
+        known = by_class.get(id(cls))
         if known is not None:
             if known is not _pyobject or not carries_own_type(cls, value):
                 return known
@@ -129,7 +133,7 @@ def numba_typeof(value: Any) -> Any:
             known = getattr(value, "_numba_type_", None)
             return _pyobject if known is None else known
     try:
-        if cls is tuple and _registry.get(tuple) is _numba_tuple_impl:
+        if cls is tuple and registry.get(tuple) is _numba_tuple_impl:
             numba_type = _tuple_type(value)
         else:
             numba_type = typeof(value, _argument)
@@ -137,10 +141,10 @@ def numba_typeof(value: Any) -> Any:
         numba_type = _pyobject
     if numba_type is None:  # (not `or`: the empty tuple's type, Tuple(()), is falsy)
         numba_type = _pyobject
-    if len(_registry) != registry_size:  # registered meanwhile: remember nothing now
+    if len(registry) != registry_size:  # registered meanwhile: remember nothing now
         return numba_type
     if cls in _FIXED_CLASSES:
-        _by_class[id(cls)] = numba_type
+        by_class[id(cls)] = numba_type
     elif cls is tuple:
         if is_immutable(value):
             if len(_tuples) >= TUPLES_REMEMBERED:
@@ -155,7 +159,7 @@ def numba_typeof(value: Any) -> Any:
         if hasattr(cls, "_numba_type_"):  # each instance answers for itself
             _own_attribute.add(_watched_key(cls))
         elif numba_type is _pyobject:  # Numba knows nothing of the class
-            _by_class[_watched_key(cls)] = numba_type
+            by_class[_watched_key(cls)] = numba_type
     return numba_type
 
 
@@ -169,7 +173,7 @@ def _watched_key(cls: type) -> int:
 
 
 def _forget_class(key: int, _ref: Any) -> None:
-    _by_class.pop(key, None)
+    by_class.pop(key, None)
     _own_attribute.discard(key)
     _watched.pop(key, None)
 
@@ -182,8 +186,8 @@ def _tuple_type(value: tuple[Any, ...]) -> Any:
         cls = type(item)
         if cls is tuple:
             item_type = _tuple_type(item)
-        elif cls in _FIXED_CLASSES and id(cls) in _by_class:
-            item_type = _by_class[id(cls)]
+        elif cls in _FIXED_CLASSES and id(cls) in by_class:
+            item_type = by_class[id(cls)]
         else:
             item_type = typeof_impl(item, _argument_context)
         if item_type is None:
@@ -213,12 +217,12 @@ def class_key(args: tuple[Any, ...]) -> Any:
     types: the Numba type's code for one argument, else a tuple of them (an
     int hashes fast, and a key keeps no class alive); None if any
     argument's type needs its value."""
-    if len(_registry) != registry_size:
+    if len(registry) != registry_size:
         return None
     if len(args) == 1:  # the common case, without a loop or a tuple
         value = args[0]
         cls = type(value)
-        known = _by_class.get(id(cls))
+        known = by_class.get(id(cls))
         if known is None or (
             known is _pyobject  # (carries_own_type, inline)
             and cls.__dictoffset__
@@ -229,7 +233,7 @@ def class_key(args: tuple[Any, ...]) -> Any:
     codes = []
     for value in args:
         cls = type(value)
-        known = _by_class.get(id(cls))
+        known = by_class.get(id(cls))
         if known is None or (known is _pyobject and carries_own_type(cls, value)):
             return None
         codes.append(known._code)
@@ -257,3 +261,68 @@ def _typed_by_its_attribute_alone(cls: type, value: Any) -> bool:
     except Exception:  # a buffer that cannot be exported now (a closed mmap)
         return False
     return False  # a buffer Numba could not decode: its format may differ next time
+
+
+# -- the dispatcher's keys and types -----------------------------------------
+
+
+def typeof_pyval(self: Any, val: Any) -> Any:
+    """``SmartDispatcher.typeof_pyval``, defined here (*self* is the
+    dispatcher): a callback for the C dispatcher, on every call, for each
+    argument it cannot fingerprint (a ``str``, a ``dict``, an object),
+    matched or not.  Numba's answer, remembered per class where the class
+    decides it; the common case (a class in the memo) is inline."""
+    cls = type(val)
+    tp = by_class.get(id(cls))
+    # (an object may carry its own _numba_type_; a typeof_impl may be new).
+    # A remembered type stays alive in the memo; pyobject always is.
+    if (
+        tp is None
+        or len(registry) != registry_size
+        or (
+            tp is _pyobject  # (carries_own_type, inline)
+            and cls.__dictoffset__
+            and "_numba_type_" in getattr(val, "__dict__", ())
+        )
+    ):
+        tp = numba_typeof(val)
+        # Keeps the type alive while the C side holds its code, as Numba's
+        # typeof_pyval does: a set from Numba 0.61, a list before.
+        active = self._types_active_call
+        if type(active) is set:
+            active.add(tp)
+        else:
+            active.append(tp)
+    return tp
+
+
+def memo_key(args: tuple[Any, ...]) -> Any:
+    """The key of a miss's arguments in a dispatcher's records: their
+    classes' type codes where the classes decide the types (``class_key``),
+    else Numba's C fingerprint, else their type codes (``type_codes``)."""
+    if args:  # a str, a dict, an object: no fingerprint
+        first = type(args[0])
+        if first not in FINGERPRINTED and id(first) in by_class:
+            key = class_key(args)
+            if key is not None:
+                return key
+    try:
+        return compute_fingerprint(args)
+    except Exception:  # omitted defaults, or values Numba's C typeof cannot key
+        return type_codes(args)
+
+
+def type_codes(args: tuple[Any, ...]) -> tuple[int, ...]:
+    """A memo key for values the C side could not fingerprint: Numba's type
+    codes (ints, fast to hash, one per type), the codes of ``folded_types``
+    without building that tuple."""
+    return tuple(
+        Omitted(a.value)._code if isinstance(a, OmittedArg) else typeof_arg(a)._code for a in args
+    )
+
+
+def folded_types(args: tuple[Any, ...], type_of: Any = typeof_arg) -> tuple[Any, ...]:
+    """Types of the folded arguments, by default as the C dispatcher types
+    them: records are keyed by its fingerprint, so both must agree (an int
+    is intp)."""
+    return tuple(Omitted(a.value) if isinstance(a, OmittedArg) else type_of(a) for a in args)

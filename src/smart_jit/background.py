@@ -6,6 +6,11 @@ background one exactly as it would wait for another thread in plain Numba.
 
 A forked child (see ``forksafe``) starts with an empty queue and no worker,
 and forgets the compiles its parent had queued: they will never run there.
+
+``compile_one`` is the job of one background compile of one signature: in
+the compile process where one may be used and the function can travel
+(``compile_process``), else on the worker thread.  It is handed what it needs
+as a ``CompileHost``; a pending compile is a ``concurrent.futures.Future``.
 """
 
 from __future__ import annotations
@@ -14,36 +19,43 @@ import _thread
 import queue
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from numba.core.errors import ForceLiteralArg
 
 from . import forksafe
+from .errors import NumbaInterpreterModeWarning
+from .interpreted import REASON_BACKGROUND, Interpreter, describe_failure, describe_types
+from .records import Records, SignatureRecord, claim_pending
 
-_jobs: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...], threading.Event]]
-_jobs = queue.SimpleQueue()
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+_Job = tuple[Callable[..., None], tuple[Any, ...], "Future[None]"]
+_jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
 _worker_started = False
 WORKER_NAME = "smart_jit-background-compiler"
 _start_lock = forksafe.lock()
-_owners: weakref.WeakSet[Any] = weakref.WeakSet()
+_queued_for: weakref.WeakValueDictionary[int, Records] = weakref.WeakValueDictionary()
 
 
-def submit(owner: Any, done: threading.Event, job: Callable[..., None], *args: Any) -> None:
-    """Queue ``job(*args)``; *done* is set once it has run.
-
-    A forked child calls ``owner._forget_background()``: the jobs its parent
-    queued will never run there.
-    """
+def submit(records: Records, future: Future[None], job: Callable[..., None], *args: Any) -> None:
+    """Queue ``job(*args)`` for a compile pending in *records*; *future* is
+    done once it has run.  A forked child forgets the compiles pending in
+    every such *records*: they never run there."""
     global _worker_started
-    _owners.add(owner)
-    _jobs.put((job, args, done))
+    _queued_for[id(records)] = records
+    _jobs.put((job, args, future))
     if not _worker_started:
         with _start_lock:
             if not _worker_started:
-                # threading.Thread.start() waits for the new thread to run
-                # (0.4-0.6 ms of GIL hand-offs on the call that queued the
-                # compile); the low-level start returns at once (0.08 ms).
+                # threading.Thread.start() waits for the new thread to run,
+                # in GIL hand-offs charged to the call that queued the
+                # compile; the low-level start returns at once.
                 _thread.start_new_thread(_work, ())
                 _worker_started = True
 
@@ -51,26 +63,103 @@ def submit(owner: Any, done: threading.Event, job: Callable[..., None], *args: A
 def _work() -> None:
     threading.current_thread().name = WORKER_NAME  # a daemon "dummy" thread
     while True:
-        job, args, done = _jobs.get()
+        job, args, future = _jobs.get()
         time.sleep(0)  # let the thread that queued the job finish its call first
         try:
             job(*args)
         except BaseException:  # the job reports its own failures
             pass
         finally:
-            done.set()
+            future.set_result(None)
+
+
+class CompileHost(NamedTuple):
+    """What a background compile needs of its dispatcher (*owner*, read for
+    its public attributes only) besides them."""
+
+    owner: Any
+    pipeline_class: type
+    # (argument types) -> an overload installed from the disk cache, or None
+    load_from_disk: Callable[[tuple[Any, ...]], Any]
+    # (compile result) -> installed as a disk-cache hit is, and saved to disk
+    install: Callable[[Any], Any]
+    # (argument types) -> None, compiled on this thread as on request
+    compile_here: Callable[[tuple[Any, ...]], Any]
+
+
+def run_then_queue(
+    owner: Any,
+    interpreter: Interpreter,
+    records: Records,
+    record: SignatureRecord,
+    call_args: tuple[Any, ...],
+    host: Callable[[], CompileHost],
+) -> Callable[..., Any]:
+    """``Action.BACKGROUND_JIT``: run this call in the interpreter now, then
+    queue the compile of its types unless one is pending already.  Under
+    ``warn_on_fallback`` it warns first: a refused call queues nothing."""
+    if owner.warn_on_fallback:
+        interpreter.warn(record, call_args)
+    future = claim_pending(record)
+    try:  # run first, queue after: the compile must not slow this call down
+        return interpreter.run_now(owner, record, call_args, REASON_BACKGROUND)
+    finally:
+        if future is not None:
+            submit(records, future, compile_one, host(), record, record.folded_types)
+
+
+def compile_one(host: CompileHost, record: SignatureRecord, argtypes: tuple[Any, ...]) -> None:
+    """The job of one background compile: in the compile process where one
+    may be used, else on this thread.  A failure is remembered in *record*
+    (and warned of under ``warn_on_fallback``); the record is no longer
+    pending once it returns."""
+    from . import compile_process  # not at import: only background compiles need it
+
+    try:
+        if not (compile_process.uses_process() and _compile_in_process(host, argtypes)):
+            with compiling_on_thread():
+                host.compile_here(argtypes)
+    except ForceLiteralArg:
+        # It asks for literal arguments (numba.literally): only a call's
+        # values can be compiled for, as Numba's own miss path does.
+        record.needs_values = True
+    except Exception as exc:
+        record.failure = describe_failure(exc)
+        if host.owner.warn_on_fallback:
+            warnings.warn(
+                f"{host.owner.py_func.__name__}{describe_types(argtypes)} not using JIT: "
+                f"background {record.failure}",
+                NumbaInterpreterModeWarning,
+                stacklevel=1,
+            )
+    finally:
+        record.pending = None
+
+
+def _compile_in_process(host: CompileHost, argtypes: tuple[Any, ...]) -> bool:
+    """Compile in the compile process and install the result; False if the
+    thread must compile instead."""
+    from . import compile_process
+
+    owner = host.owner
+    if argtypes in owner.overloads or host.load_from_disk(argtypes) is not None:
+        return True  # another thread or process compiled it meanwhile
+    request = compile_process.Request(
+        owner.py_func, owner.locals, owner.targetoptions, host.pipeline_class, argtypes
+    )
+    cres = compile_process.compile(request, owner.targetctx, announce_as=owner)
+    if cres is not None:
+        host.install(cres)
+    return cres is not None
 
 
 # While a compile runs on the worker thread, interpreted calls of the
 # function being compiled let it have the GIL at most this often.  Numba's
 # compile releases the GIL thousands of times (I/O of its lazy imports, LLVM
 # calls) and must win it back each time: a serving thread that never yields
-# hands it over only every 5 ms (the interpreter's switch interval), which
-# starves the compile; yielding on every call slows quick calls instead.
-# Measured (benchmarks/background.py kernel, thread mode, cold): every call
-# 1.70 s until compiled with 7,153 quick calls served meanwhile; every 0.5 ms
-# 1.90 s and 37,498 calls; every 2 ms 3.11 s and 77,324 calls.  For calls of
-# 0.4 ms, every call and every 0.5 ms both take 2.1 s, every 2 ms 2.8 s.
+# hands it over only every switch interval (5 ms by default), which starves
+# the compile; yielding on every call slows quick calls instead.  The value
+# is chosen by benchmarks/background.py (README, "Background compilation").
 YIELD_INTERVAL = 0.0005
 _thread_compiles = 0  # compiles running on the worker thread (0 or 1)
 _next_yield = 0.0
@@ -99,14 +188,13 @@ def let_compile_run() -> None:
             time.sleep(0)
 
 
-def wait(pending: list[threading.Event], timeout: float | None) -> bool:
-    """Wait until every event in *pending* is set, or *timeout* seconds pass."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    for done in pending:
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        if not done.wait(remaining):
-            return False
-    return True
+def wait(pending: list[Future[None]], timeout: float | None) -> bool:
+    """Wait until every compile in *pending* is done, or *timeout* seconds pass."""
+    if not pending:
+        return True
+    from concurrent.futures import wait as wait_for
+
+    return not wait_for(pending, timeout).not_done
 
 
 def _forget_in_child() -> None:
@@ -114,8 +202,8 @@ def _forget_in_child() -> None:
     _jobs = queue.SimpleQueue()
     _worker_started = False
     _thread_compiles = 0
-    for owner in list(_owners):
-        owner._forget_background()
+    for records in list(_queued_for.values()):
+        records.forget_pending()
 
 
 forksafe.in_child(_forget_in_child)

@@ -224,9 +224,10 @@ def estimate(dispatcher: Any) -> Estimate:
 
 
 def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    # Imported here: only once this process has compiled is there a median.
+    from statistics import median
+
+    return median(values)
 
 
 def _is_parallel(dispatcher: Any) -> bool:

@@ -53,7 +53,7 @@ import threading
 import time
 import types as pytypes
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import compiled_code, forksafe
 
@@ -103,8 +103,18 @@ def _can_spawn() -> bool:
 # -- the parent's side ---------------------------------------------------------
 
 
-def compile(dispatcher: Any, argtypes: tuple[Any, ...]) -> Any:
-    """Compile *dispatcher*'s function for *argtypes* in the compile server.
+class Request(NamedTuple):
+    """What the compile server needs to compile one function for one signature."""
+
+    py_func: Any
+    locals: dict[str, Any]
+    targetoptions: dict[str, Any]
+    pipeline_class: type
+    argtypes: tuple[Any, ...]
+
+
+def compile(request: Request, targetctx: Any, announce_as: Any) -> Any:
+    """Compile *request* in the compile server, for *targetctx*.
 
     Returns Numba's ``CompileResult``, rebuilt in this process and not yet
     installed, or None when this compile must run on the thread instead: the
@@ -113,23 +123,18 @@ def compile(dispatcher: Any, argtypes: tuple[Any, ...]) -> Any:
     function may use what only this process has: an ``@overload`` registered
     by its own module (which travelled by value, not imported), Numba settings
     changed at run time.  Warnings Numba issued while compiling a result that
-    is used are issued again here.
+    is used are issued again here.  Numba's ``numba:compile`` event names
+    *announce_as* as its dispatcher.
     """
-    home = dispatcher.py_func.__module__
+    py_func, argtypes = request.py_func, request.argtypes
+    home = py_func.__module__
     try:
-        request = pickle.dumps(
+        request_bytes = pickle.dumps(
             (
                 home,
                 _import_path(),
                 _dumps_by_value(
-                    (
-                        dispatcher.py_func,
-                        dispatcher.locals,
-                        dispatcher.targetoptions,
-                        dispatcher._compiler.pipeline_class,
-                        argtypes,
-                        module_state(dispatcher.py_func, home),
-                    ),
+                    (*request, module_state(py_func, home)),
                     home=home,
                 ),
             ),
@@ -150,21 +155,21 @@ def compile(dispatcher: Any, argtypes: tuple[Any, ...]) -> Any:
     # The event starts once the server is ready: its start-up (importing
     # Numba) is not part of this compile's cost.
     details = {
-        "dispatcher": dispatcher,
+        "dispatcher": announce_as,
         "args": argtypes,
         "return_type": None,
         "compile_process": True,
     }
     try:
         with event.trigger_event("numba:compile", data=details):
-            reply = server.ask(request, prepare=lambda: _prepare(dispatcher.targetctx))
+            reply = server.ask(request_bytes, prepare=lambda: _prepare(targetctx))
             if reply is None:
                 outcomes["server died"] += 1
                 return None if not _shutting_down else _exiting()
             kind, payload, caught = reply
             if kind == "compiled":
                 try:
-                    cres = compiled_code.from_bytes(dispatcher.targetctx, payload)
+                    cres = compiled_code.from_bytes(targetctx, payload)
                 except Exception:  # e.g. it names a module this process cannot import
                     kind = "cannot travel"
             outcomes[kind] += 1

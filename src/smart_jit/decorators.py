@@ -15,7 +15,9 @@ from numba.core.errors import NumbaDeprecationWarning
 from . import events
 from .action import Action
 from .argtypes import typeof_arg
-from .dispatcher import REASON_DISABLED, Fallback, SmartDispatcher, count_of
+from .dispatcher import SmartDispatcher
+from .errors import warn_caller
+from .interpreted import REASON_DISABLED, Fallback, count_of
 
 if TYPE_CHECKING:  # for type checkers only: creating Protocols costs import time
     from numba.core.typing.templates import Signature
@@ -133,11 +135,10 @@ def _numba_options(boundscheck: bool | None, options: dict[str, Any]) -> dict[st
     if nopython is True and forceobj:
         raise ValueError("Only one of 'nopython' or 'forceobj' can be True.")
     if nopython is False:
-        warnings.warn(
+        warn_caller(
             "The keyword argument 'nopython=False' was supplied. From Numba 0.59.0 "
             "the default is True and supplying this argument has no effect.",
             NumbaDeprecationWarning,
-            stacklevel=3,
         )
     options["nopython"] = not forceobj
     options["boundscheck"] = boundscheck

@@ -3,7 +3,10 @@
 Two additions to Numba's ``FunctionCache``: an unreadable or unwritable cache
 is a warning and a compile in memory, not a failed call; and a look-up that
 found nothing can be remembered for as long as the disk could not answer
-differently (a look-up reads the index file: about 100 us).
+differently (a look-up reads the index file).
+
+A dispatcher's ``disk`` is ``NO_DISK`` (false, its stamp None: nothing to
+look at again) until ``cache=True`` makes it a ``DiskLookup``.
 """
 
 from __future__ import annotations
@@ -50,6 +53,29 @@ class TolerantCache(FunctionCache):  # type: ignore[misc]
         except Exception as exc:
             warn_cache(self._name, "could not be written", exc)
 
+    @property
+    def index_path(self) -> str:
+        """The index file Numba reads on every look-up."""
+        return self._cache_file._index_path  # type: ignore[no-any-return]
+
+
+class _NoDisk:
+    """The disk of a dispatcher without ``cache=True``."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def stamp(self) -> None:
+        return None
+
+    def load(self, *_: Any) -> None:
+        return None
+
+
+NO_DISK: Any = _NoDisk()
+
 
 def warn_cache(name: str, what: str, exc: Exception) -> None:
     warnings.warn(
@@ -59,9 +85,10 @@ def warn_cache(name: str, what: str, exc: Exception) -> None:
     )
 
 
-class MissStamp:
-    """``stamp()`` is equal to an earlier stamp only while a look-up in the
-    disk cache would still find nothing.
+class DiskLookup:
+    """The disk of a dispatcher with ``cache=True``: ``stamp()`` is equal to
+    an earlier stamp only while a look-up in the disk cache would still find
+    nothing.
 
     Numba finds an overload by the index file, which it only ever replaces
     whole (so its inode, size and mtime change), and, for a closure, by a hash
@@ -72,11 +99,37 @@ class MissStamp:
     looked up on disk every time, as in Numba.
     """
 
-    def __init__(self, py_func: Callable[..., Any], index_path: str) -> None:
-        self._index_path = index_path
+    __slots__ = ("_cache", "_hits", "_index_path", "_closure")
+
+    def __init__(self, py_func: Callable[..., Any], cache: TolerantCache, hits: Any) -> None:
+        self._cache = cache
+        self._hits = hits  # the dispatcher's stats.cache_hits, a Counter
+        self._index_path = cache.index_path
         self._closure = py_func.__closure__ or ()
 
-    def __call__(self) -> Any:
+    def load(
+        self,
+        argtypes: tuple[Any, ...],
+        overloads: dict[tuple[Any, ...], Any],
+        targetctx: Any,
+        install: Callable[[Any], Any],
+    ) -> Any:
+        """The overload for *argtypes*: one there already, else one loaded
+        from disk and handed to *install* (as Numba installs a disk-cache
+        hit), else None."""
+        from numba.core.compiler_lock import global_compiler_lock
+
+        with global_compiler_lock:
+            cres = overloads.get(argtypes)
+            if cres is not None:
+                return cres
+            cres = self._cache.load_overload(argtypes, targetctx)
+            if cres is None:
+                return None
+            self._hits[argtypes] += 1
+            return install(cres)
+
+    def stamp(self) -> Any:
         try:
             st = os.stat(self._index_path)
         except OSError:

@@ -10,9 +10,10 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from .action import Action, PolicyArgumentError
+from .action import Action
 from .adaptive import adaptive
 from .argtypes import typeof_arg
+from .errors import PolicyArgumentError
 
 __all__ = ["adaptive", "after_calls", "always", "by_type", "min_size"]
 

@@ -34,6 +34,7 @@ import shutil
 import tempfile
 import threading
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from . import forksafe
@@ -49,46 +50,67 @@ def ships_code() -> bool:
 class Outgoing:
     """What a dispatcher made for its pickles, kept for the next one."""
 
-    __slots__ = ("overloads", "sealed", "published", "generation")
+    __slots__ = ("overloads", "sealed", "published", "version")
 
     def __init__(self) -> None:
         # argument types -> (the overload, its compressed bytes or None)
         self.overloads: dict[tuple[Any, ...], tuple[Any, bytes | None]] = {}
         self.sealed: tuple[tuple[bytes, ...], bytes] | None = None  # (its parts, the blob)
         self.published: tuple[bytes, int, tuple[str, str, str]] | None = None  # (blob, pid, ref)
-        self.generation = -1  # the dispatcher's _generation these were made for
+        self.version = -1  # the version of the overloads these were made for
 
-
-def pack(dispatcher: Any) -> dict[str, Any]:
-    """What to add to *dispatcher*'s pickled state: ``failures`` (argument
-    types -> why), and ``code``: one pickled blob of (target, [(argument
-    types, bytes)]), made once for the same overloads (for
-    ``multiprocessing``'s pickler, a reference to it).  A blob costs the
-    sender and a receiver that already has the dispatcher one bytes object
-    each, where the parts would be pickled and unpickled with every task
-    (measured: 44 us to pickle a dispatcher with one overload, 9 us for
-    Numba's; 16 us to unpickle it, 4 us)."""
-    failures = [
-        (seen.folded_types, seen.failure)
-        for seen in list(dispatcher._seen.values())
-        if seen.failure is not None and seen.folded_types is not None
-    ]
-    states: dict[str, Any] = {"failures": failures, "function": function_digest(dispatcher.py_func)}
-    if not ships_code():
-        return states
-    outgoing = dispatcher._shippable
-    generation = dispatcher._generation  # changes with every overload added or dropped
-    if outgoing.generation != generation:
-        _seal_overloads(dispatcher, outgoing)
-        outgoing.generation = generation
-    if outgoing.sealed is not None:
-        states["code"] = blob = outgoing.sealed[1]
+    def code(self, overloads: dict[tuple[Any, ...], Any], version: int, targetctx: Any) -> Any:
+        """The ``code`` of a pickled state, or None: one pickled blob of
+        (target, [(argument types, bytes)]) for the current *overloads*
+        (whose *version* changes whenever one is added or dropped), made
+        once for the same overloads; for ``multiprocessing``'s pickler, a
+        reference to it.  A blob costs the sender and a receiver that
+        already has the dispatcher one bytes object each, where the parts
+        would be pickled and unpickled with every task."""
+        if not ships_code():
+            return None
+        if self.version != version:
+            self._seal(overloads, targetctx)
+            self.version = version
+        if self.sealed is None:
+            return None
+        blob = self.sealed[1]
         if getattr(_pickling_for_local, "on", False):  # for a process of this machine
             try:
-                states["code"] = _reference(outgoing, blob)
+                return _reference(self, blob)
             except OSError:  # no room or no right to write: the code itself, then
                 pass
-    return states
+        return blob
+
+    def _seal(self, overloads: dict[tuple[Any, ...], Any], targetctx: Any) -> None:
+        """Make the blob of the current overloads (each overload's bytes
+        made once; the blob made again only when they change)."""
+        from . import compiled_code  # not at import: only pickling needs it
+
+        made = self.overloads
+        kept, code = {}, []  # only current overloads are kept (not those a recompile dropped)
+        for argtypes, cres in list(overloads.items()):
+            known = made.get(argtypes)
+            if known is None or known[0] is not cres:
+                data = compiled_code.to_bytes(cres)
+                # Compressed once here, unpacked once per receiving process:
+                # less to send with every task.
+                known = (cres, None if data is None else zlib.compress(data, 1))
+            kept[argtypes] = known
+            if known[1] is not None:
+                code.append((argtypes, known[1]))
+        self.overloads = kept
+        if not code:
+            self.sealed = None
+            return
+        parts = tuple(data for _, data in code)
+        sealed = self.sealed
+        if (
+            sealed is None
+            or len(sealed[0]) != len(parts)
+            or any(a is not b for a, b in zip(sealed[0], parts, strict=True))
+        ):
+            self.sealed = (parts, seal(compiled_code.target(targetctx), code))
 
 
 # -- the same machine: the blob by reference ---------------------------------
@@ -102,8 +124,8 @@ serving: list[type] = []  # the classes ForkingPickler sends by reference
 
 def serve_local_processes(cls: type) -> None:
     """Have ``multiprocessing``'s pickler send *cls*'s code by reference.
-    Called at a first compile, not at import (``multiprocessing`` costs 1.7 ms
-    to import, and a dispatcher without code has nothing to send)."""
+    Called at a first compile, not at import (importing ``multiprocessing``
+    has a cost, and a dispatcher without code has nothing to send)."""
     if cls in serving:
         return
     from multiprocessing.reduction import ForkingPickler
@@ -184,38 +206,6 @@ forksafe.in_child(_directory.clear)  # a child publishes into a directory of its
 forksafe.in_child(_users.clear)
 
 
-def _seal_overloads(dispatcher: Any, outgoing: Outgoing) -> None:
-    """Make the blob of *dispatcher*'s current overloads (each overload's
-    bytes made once; the blob made again only when they change)."""
-    from . import compiled_code  # not at import: only pickling needs it
-
-    made = outgoing.overloads
-    kept, code = {}, []  # only current overloads are kept (not those a recompile dropped)
-    for argtypes, cres in list(dispatcher.overloads.items()):
-        known = made.get(argtypes)
-        if known is None or known[0] is not cres:
-            data = compiled_code.to_bytes(cres)
-            # Compressed once here (0.8 ms for 80 kB, to 36 kB), unpacked once
-            # per receiving process: less to send with every task.
-            known = (cres, None if data is None else zlib.compress(data, 1))
-        kept[argtypes] = known
-        if known[1] is not None:
-            code.append((argtypes, known[1]))
-    outgoing.overloads = kept
-    if not code:
-        outgoing.sealed = None
-        return
-    parts = tuple(data for _, data in code)
-    sealed = outgoing.sealed
-    if (
-        sealed is None
-        or len(sealed[0]) != len(parts)
-        or any(a is not b for a, b in zip(sealed[0], parts, strict=True))
-    ):
-        blob = seal(compiled_code.target(dispatcher.targetctx), code)
-        outgoing.sealed = (parts, blob)
-
-
 def seal(target: Any, overloads: list[tuple[Any, bytes]]) -> bytes:
     """The ``code`` of a pickled state: (target, [(argument types, bytes)])."""
     from numba.core import serialize
@@ -228,7 +218,7 @@ def unseal(blob: bytes) -> tuple[Any, list[tuple[Any, bytes]]]:
     return pickle.loads(blob)  # type: ignore[no-any-return]
 
 
-class Arrived:
+class Incoming:
     """The compiled overloads and failed signatures a dispatcher arrived
     with, kept as bytes until needed."""
 
@@ -271,6 +261,34 @@ class Arrived:
         """The bytes of the overload for *argtypes*, handed out once."""
         data = self.code.pop(argtypes, None)
         return None if data is None else zlib.decompress(data)
+
+    def install(
+        self,
+        argtypes: tuple[Any, ...],
+        overloads: dict[tuple[Any, ...], Any],
+        targetctx: Any,
+        install: Callable[[Any], Any],
+    ) -> Any:
+        """The overload for *argtypes*: one there already, else one rebuilt
+        from the code that arrived (handed out once) and handed to *install*,
+        else None (none arrived, or it cannot be rebuilt here: compile as
+        Numba would).  One thread rebuilds; the others find it installed."""
+        from numba.core.compiler_lock import global_compiler_lock
+
+        from . import compiled_code  # not at import: only pickles bring code
+
+        with global_compiler_lock:
+            existing = overloads.get(argtypes)
+            if existing is not None:
+                return existing
+            data = self.take(argtypes)
+            if data is None:
+                return None
+            try:
+                cres = compiled_code.from_bytes(targetctx, data)
+            except Exception:
+                return None
+            return install(cres)
 
 
 def function_digest(func: Any) -> str:
