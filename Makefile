@@ -5,7 +5,8 @@ STAMP := $(VENV)/.installed
 
 NOX := $(VENV)/bin/nox
 
-.PHONY: demo test test-fast lint bench test-matrix test-corners test-corners-a test-corners-b test-table test-numba clean
+.PHONY: demo test test-fast lint bench test-matrix test-corners test-corners-a test-corners-b \
+	test-table test-numba ci-lanes ci-lane-a ci-lane-b clean
 
 demo: $(STAMP)
 	$(PY) examples/sum_fast.py
@@ -30,21 +31,29 @@ test-matrix: $(STAMP)
 
 # The matrix's corners, which CI runs: the oldest Numba, the oldest and newest
 # Python (the newest Numba on Python 3.11 is `make test` itself); two at a
-# time, one per core.
+# time, one per core, each half's output printed whole when it ends.
 test-corners: $(STAMP)
-	mkdir -p .nox
-	$(MAKE) test-corners-a > .nox/corners-a.log 2>&1 & a=$$!; \
-	$(MAKE) test-corners-b > .nox/corners-b.log 2>&1; b=$$?; \
-	wait $$a; a=$$?; cat .nox/corners-a.log .nox/corners-b.log; \
-	$(MAKE) test-table; [ $$a -eq 0 ] && [ $$b -eq 0 ]
+	status=0; $(MAKE) -k -j2 --output-sync=recurse test-corners-a test-corners-b || status=1; \
+	$(MAKE) test-table; exit $$status
 
-# The halves of the corners (.ci/run runs them side by side, the first after
-# Numba's own tests), and the table of whatever cells have run.
 test-corners-a: $(STAMP)
 	$(NOX) -s "numba(0.59)"
 
 test-corners-b: $(STAMP)
 	$(NOX) -s python-3.10 python-3.13
+
+# What .ci/run runs after `make test`: two lanes side by side, balanced by
+# their measured times (Numba's tests are the longest piece): Numba's own
+# tests then the oldest Numba | the newest Numba on the oldest and the newest
+# Python.  Every piece runs even if another failed; then one table.
+ci-lanes: $(STAMP)
+	status=0; $(MAKE) -k -j2 --output-sync=recurse ci-lane-a ci-lane-b || status=1; \
+	$(MAKE) test-table; exit $$status
+
+ci-lane-a: $(STAMP)
+	status=0; $(MAKE) test-numba || status=1; $(MAKE) test-corners-a || status=1; exit $$status
+
+ci-lane-b: test-corners-b
 
 test-table: $(STAMP)
 	$(NOX) -s table

@@ -10,12 +10,12 @@ when a target is missed.  Run: ``make bench``.
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import subprocess
 import sys
-from typing import Any
+from functools import partial
+
+from harness import Table, describe_machine, in_fresh_process, medians, save, verdict
+from harness import interleaved as rounds
 
 REPEATS = 5
 SERVICE_REPEATS = 3
@@ -133,14 +133,7 @@ print(json.dumps({"p50": latencies[2500], "p99": latencies[4950], "max": latenci
 
 
 def run(code: str, *args: str, compile_in: str = "process", **env: str) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=dict(os.environ, SMART_JIT_COMPILE=compile_in, **env),
-    )
-    return json.loads(out.stdout)
+    return in_fresh_process(code, *args, env=dict(SMART_JIT_COMPILE=compile_in, **env))  # type: ignore[no-any-return]
 
 
 def interleaved(
@@ -148,14 +141,10 @@ def interleaved(
 ) -> dict[str, dict[str, float]]:
     """Medians per spec of REPEATS rounds, each round running every spec once,
     so that the machine's drift affects every figure alike."""
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in specs}
-    for _ in range(REPEATS):
-        for name, (args, options) in specs.items():
-            runs[name].append(run(FIRST_CALL, *args, **options))
-    return {
-        name: {key: statistics.median(r[key] for r in results) for key in results[0]}
-        for name, results in runs.items()
+    runs = {
+        name: partial(run, FIRST_CALL, *args, **options) for name, (args, options) in specs.items()
     }
+    return {name: medians(results) for name, results in rounds(runs, REPEATS).items()}
 
 
 def ms(seconds: float) -> str:
@@ -167,7 +156,7 @@ def duration(seconds: float) -> str:
 
 
 def main() -> int:
-    rows: list[tuple[str, str, str, bool | None]] = []
+    rows = Table(["", "measured", "target"])
     specs: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
         "plain": (("plain compile", "cold"), {}),
         "plain warm": (("plain compile", "warm"), {}),
@@ -194,17 +183,15 @@ def main() -> int:
         f"Medians of {REPEATS} rounds of fresh processes, every figure once per round.\n"
     )
     first_jit = figures["JIT"]["first"]
-    rows.append(("first call, Action.JIT", ms(first_jit), "", None))
+    rows.add("first call, Action.JIT", ms(first_jit), "")
     for compile_in in ("process", "thread"):
         cold, warm = figures[f"{compile_in} cold"], figures[f"{compile_in} warm"]
         first = cold["first"]
-        rows.append(
-            (
-                f"first call, BACKGROUND_JIT ({compile_in})",
-                f"{first * 1e3:.2f} ms (+{(first - interp) * 1e6:.0f} us)",
-                f"<= 2x interpreter ({2 * interp * 1e3:.2f} ms)",
-                first <= 2 * interp,
-            )
+        rows.add(
+            f"first call, BACKGROUND_JIT ({compile_in})",
+            f"{first * 1e3:.2f} ms (+{(first - interp) * 1e6:.0f} us)",
+            f"<= 2x interpreter ({2 * interp * 1e3:.2f} ms)",
+            ok=first <= 2 * interp,
         )
         # The compile process: <= 2x cold, <= 1.5x warm.  The thread keeps
         # the target it had before the compile process existed (cold).
@@ -212,41 +199,34 @@ def main() -> int:
         for start, measured, reference in (("cold", cold, plain), ("warm", warm, plain_warm)):
             until = measured["until_compiled"]
             bound = bounds.get(start)
-            rows.append(
-                (
-                    f"until compiled code serves, {start} ({compile_in})",
-                    f"{ms(until)} = {until / reference['first']:.2f}x "
-                    f"({measured['calls']:,.0f} calls served meanwhile)",
-                    "reported"
-                    if bound is None
-                    else f"<= {bound}x plain compile, {start} ({ms(reference['first'])})",
-                    None if bound is None else until <= bound * reference["first"],
-                )
+            rows.add(
+                f"until compiled code serves, {start} ({compile_in})",
+                f"{ms(until)} = {until / reference['first']:.2f}x "
+                f"({measured['calls']:,.0f} calls served meanwhile)",
+                "reported"
+                if bound is None
+                else f"<= {bound}x plain compile, {start} ({ms(reference['first'])})",
+                ok=None if bound is None else until <= bound * reference["first"],
             )
         for start, reference in (("cold", plain), ("warm", plain_warm)):
             idle = figures[f"{compile_in} {start} idle"]
             share = idle["cpu"] / reference["cpu"]
             checked = compile_in == "process" and start == "warm"
-            rows.append(
-                (
-                    f"CPU of this process for the compile, {start} ({compile_in})",
-                    f"{ms(idle['cpu'])} = {share * 100:.0f} % of an in-process compile",
-                    "<= 30 %" if checked else "reported",
-                    share <= 0.30 if checked else None,
-                )
+            rows.add(
+                f"CPU of this process for the compile, {start} ({compile_in})",
+                f"{ms(idle['cpu'])} = {share * 100:.0f} % of an in-process compile",
+                "<= 30 %" if checked else "reported",
+                ok=share <= 0.30 if checked else None,
             )
     for compile_in in ("process", "thread"):
         tp = [run(THROUGHPUT, compile_in=compile_in) for _ in range(REPEATS)]
         share = statistics.median(r["busy"] / r["idle"] for r in tp)
-        rows.append(
-            (
-                f"interpreted throughput during a compile ({compile_in})",
-                f"{share * 100:.0f} % of idle",
-                "reported",
-                None,
-            )
+        rows.add(
+            f"interpreted throughput during a compile ({compile_in})",
+            f"{share * 100:.0f} % of idle",
+            "reported",
         )
-    print_table(["", "measured", "target"], rows)
+    rows.print()
 
     print(
         "\nservice loop: 5,000 calls, argument dtype changes every 500 calls (10 dtypes, "
@@ -262,24 +242,20 @@ def main() -> int:
     for _ in range(SERVICE_REPEATS):  # in rounds, as above
         for mode, compile_in in modes:
             results[mode, compile_in].append(run(SERVICE, mode, compile_in=compile_in))
-    loops = {
-        m: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        for m, runs in results.items()
-    }
+    loops = {m: medians(runs) for m, runs in results.items()}
     floor = loops["interpreter only", "process"]
-    service_rows = []
+    service = Table(["dispatch", "p50", "p99", "max", "sum"])
     for (mode, compile_in), m in loops.items():
         name = f"{mode} ({compile_in})" if mode == "BACKGROUND_JIT" else mode
-        service_rows.append(
-            (
-                name,
-                f"{m['p50'] * 1e6:,.0f} us",
-                duration(m["p99"]),
-                duration(m["max"]),
-                f"{m['total']:.2f} s",
-            )
+        service.add(
+            name,
+            f"{m['p50'] * 1e6:,.0f} us",
+            duration(m["p99"]),
+            duration(m["max"]),
+            f"{m['total']:.2f} s",
+            **m,
         )
-    print_table(["dispatch", "p50", "p99", "max", "sum"], service_rows)
+    service.print()
     served = loops["BACKGROUND_JIT", "process"]
     service_ok = (
         served["p50"] <= 1.1 * floor["p50"]
@@ -292,20 +268,9 @@ def main() -> int:
         f"(target <= +5 ms), max {served['max'] * 1e3:.0f} ms (target <= 50 ms): "
         + ("ok" if service_ok else "MISSED")
     )
-    return 0 if all(ok is not False for *_, ok in rows) and service_ok else 1
-
-
-def print_table(header: list[str], rows: list[tuple[Any, ...]]) -> None:
-    cells = [[str(c) for c in r[: len(header)]] for r in rows]
-    marks = [("" if r[-1] is None else "ok" if r[-1] else "MISSED") for r in rows]
-    if len(rows[0]) == len(header):
-        marks = [""] * len(rows)
-    widths = [max(len(c) for c in column) for column in zip(header, *cells, strict=False)]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row, mark in zip(cells, marks, strict=True):
-        line = "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-        print(line + (f" {mark}" if mark else ""))
+    print(describe_machine())
+    save("background", {"background compiles": rows, "service loop": service}, figures=figures)
+    return verdict(rows.missed() + ([] if service_ok else ["service loop"]))
 
 
 if __name__ == "__main__":

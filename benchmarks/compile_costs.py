@@ -14,19 +14,17 @@ no target (README, "Choosing a policy").
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
-import subprocess
 import sys
 
+from harness import in_fresh_process, save
 from kernels import KERNELS, PARALLEL
 
 from smart_jit import compile_costs
 
 MEASURE = """
 import json, sys, time
-import numpy as np
 from numba import njit
 sys.path.insert(0, {here!r})
 import kernels as bench
@@ -39,7 +37,7 @@ njit(lambda x: x - 1)(1)
 trivial = time.perf_counter() - start
 name = sys.argv[1]
 kernel = njit(parallel=name in bench.PARALLEL)(getattr(bench, name))
-args = {{"add": (1.0, 2.0), "collatz": (27,)}}.get(name, (np.arange(1.0, 100.0),))
+args = bench.arguments(name)
 start = time.perf_counter()
 kernel(*args)
 print(json.dumps({{"compile": time.perf_counter() - start, "first": first - trivial}}))
@@ -49,10 +47,7 @@ print(json.dumps({{"compile": time.perf_counter() - start, "first": first - triv
 def measure(name: str) -> dict[str, float]:
     here = str(__import__("pathlib").Path(__file__).resolve().parent)
     code = MEASURE.format(here=here)
-    out = subprocess.run(
-        [sys.executable, "-c", code, name], capture_output=True, text=True, check=True
-    )
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
+    return in_fresh_process(code, name)  # type: ignore[no-any-return]
 
 
 def fit(features: list[compile_costs.Features], actual: list[float]) -> list[float]:
@@ -125,6 +120,14 @@ def main() -> int:
     print(
         "weights that fit best here: "
         + ", ".join(f"{n} {w:.4g}" for n, w in zip(names, best, strict=True))
+    )
+    save(
+        "compile_costs",
+        kernels={
+            k.__name__: {"predicted": f.predicted(), "measured": a, "first": t}
+            for k, f, a, t in zip(KERNELS, features, actual, firsts, strict=True)
+        },
+        fitted=dict(zip(names, best, strict=True)),
     )
     return 0
 

@@ -12,29 +12,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import timeit
 
 # The on-disk cache figure needs a cache directory of its own.
 os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="smartjit-bench-"))
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
+from harness import REPEATS, Table, describe_machine, paired, save, verdict  # noqa: E402
 from numba.core import event  # noqa: E402
 from numba.core.typing.typeof import Purpose, typeof  # noqa: E402
 from numba.typed import List  # noqa: E402
 
 from smart_jit import Action, jit  # noqa: E402
-
-REPEATS = 7
-
-
-def paired(a, b, number):
-    """Medians for *a* and *b*, repeats interleaved."""
-    ta, tb = [], []
-    for _ in range(REPEATS):
-        ta.append(timeit.timeit(a, number=number) / number)
-        tb.append(timeit.timeit(b, number=number) / number)
-    return statistics.median(ta), statistics.median(tb)
 
 
 def add(a, b):
@@ -112,9 +101,8 @@ def numba_typing_cost(value, number):
     return cost
 
 
-def argument_rows():
+def argument_rows(table):
     """Interpreted calls with the values this library exists for."""
-    rows = []
     by_class = {
         "str": "hello",
         "bytes": b"hello",
@@ -123,17 +111,7 @@ def argument_rows():
     }
     for name, value in by_class.items():
         base, ours = interpreted_extra(value, 50_000)
-        extra = (ours - base) * 1e6
-        rows.append(
-            (
-                f"interpreted, {name}",
-                f"{ours * 1e6:.2f} us",
-                f"py+policy {base * 1e6:.2f} us",
-                f"+{extra:.2f} us",
-                "<= +1 us",
-                extra <= 1.0,
-            )
-        )
+        table.extra(f"interpreted, {name}", ours, base, "py+policy", 1.0)
     source = ["a", 1]
     by_value = {
         "set {1, 2}": ({1, 2}, None),
@@ -146,61 +124,20 @@ def argument_rows():
     for name, (value, fresh) in by_value.items():
         base, ours = interpreted_extra(value, 20_000, fresh)
         numba_cost = numba_typing_cost(value, 20_000)
-        extra = (ours - base) * 1e6
-        limit = numba_cost * 1e6 + 1.0
-        rows.append(
-            (
-                f"interpreted, {name}",
-                f"{ours * 1e6:.2f} us",
-                f"py+policy {base * 1e6:.2f} us; Numba types it in {numba_cost * 1e6:.2f} us",
-                f"+{extra:.2f} us",
-                f"<= +{limit:.2f} us (Numba's + 1)",
-                extra <= limit,
-            )
-        )
+        note = f"; Numba types it in {numba_cost * 1e6:.2f} us (the limit: + 1 us)"
+        table.extra(f"interpreted, {name}", ours, base, "py+policy", numba_cost * 1e6 + 1.0, note)
     closure = make_closure(2)
     closure(3)
     base, ours = paired(lambda: (interpret_always(3), ident(3) + 2), lambda: closure(3), 20_000)
-    extra = (ours - base) * 1e6
-    rows.append(
-        (
-            "interpreted closure, cache=True",
-            f"{ours * 1e6:.2f} us",
-            f"py+policy {base * 1e6:.2f} us",
-            f"+{extra:.2f} us",
-            "<= +5 us",
-            extra <= 5.0,
-        )
-    )
+    table.extra("interpreted closure, cache=True", ours, base, "py+policy", 5.0)
     plain, smart = numba.njit(ident), jit(ident, use_jit=jit_always)
     plain("hello"), smart("hello")
     t_plain, t_smart = paired(lambda: plain("hello"), lambda: smart("hello"), 100_000)
-    ratio = t_smart / t_plain
-    rows.append(
-        (
-            "matched call, str",
-            f"{t_smart * 1e9:.0f} ns",
-            f"njit {t_plain * 1e9:.0f} ns",
-            f"{ratio:.3f}x",
-            "<= 1.0x",
-            ratio <= 1.0,
-        )
-    )
+    table.ratio("matched call, str", t_smart, t_plain, "njit", 1.0)
     failing = jit(uncompilable, use_jit=jit_always, on_compile_error=Action.INTERPRETER)
     failing("s")
     base, ours = paired(lambda: (jit_always("s"), uncompilable("s")), lambda: failing("s"), 50_000)
-    extra = (ours - base) * 1e6
-    rows.append(
-        (
-            "repeat of a failed compile, str",
-            f"{ours * 1e6:.2f} us",
-            f"py+policy {base * 1e6:.2f} us",
-            f"+{extra:.2f} us",
-            "<= +2 us",
-            extra <= 2.0,
-        )
-    )
-    return rows
+    table.extra("repeat of a failed compile, str", ours, base, "py+policy", 2.0)
 
 
 def import_cost():
@@ -235,7 +172,7 @@ def import_cost():
 
 
 def main():
-    rows = []  # (figure, ours, limit, shown, target, ok)
+    table = Table(["figure", "smart_jit", "limit", "difference", "target"])
     x, y = 3, 4
     arr = np.arange(10.0)
 
@@ -244,141 +181,60 @@ def main():
     plain(x, y)
     smart(x, y)
     t_plain, t_smart = paired(lambda: plain(x, y), lambda: smart(x, y), 200_000)
-    ratio = t_smart / t_plain
-    rows.append(
-        (
-            "matched call",
-            f"{t_smart * 1e9:.0f} ns",
-            f"njit {t_plain * 1e9:.0f} ns",
-            f"{ratio:.3f}x",
-            "<= 1.05x",
-            ratio <= 1.05,
-        )
-    )
+    table.ratio("matched call", t_smart, t_plain, "njit", 1.05)
 
     interp = jit(add, use_jit=interpret_always)
     base, ours = paired(lambda: (interpret_always(x, y), add(x, y)), lambda: interp(x, y), 100_000)
-    extra = (ours - base) * 1e6
-    rows.append(
-        (
-            "interpreted, 2 scalars",
-            f"{ours * 1e6:.2f} us",
-            f"py+policy {base * 1e6:.2f} us",
-            f"+{extra:.2f} us",
-            "<= +0.75 us",
-            extra <= 0.75,
-        )
-    )
+    table.extra("interpreted, 2 scalars", ours, base, "py+policy", 0.75)
 
     from smart_jit.policies import adaptive
 
     learning = jit(add, use_jit=adaptive(compile_cost=1e9))  # never switches
     learning(x, y)
     base, ours = paired(lambda: interp(x, y), lambda: learning(x, y), 100_000)
-    extra = (ours - base) * 1e6
-    rows.append(
-        (
-            "interpreted, adaptive(), timed",
-            f"{ours * 1e6:.2f} us",
-            f"always(INTERPRETER) {base * 1e6:.2f} us",
-            f"+{extra:.2f} us",
-            "<= +1.5 us",
-            extra <= 1.5,
-        )
-    )
+    table.extra("interpreted, adaptive(), timed", ours, base, "always(INTERPRETER)", 1.5)
 
     interp_arr = jit(total, use_jit=interpret_always)
     base, ours = paired(
         lambda: (interpret_always(arr), total(arr)), lambda: interp_arr(arr), 50_000
     )
-    extra = (ours - base) * 1e6
-    rows.append(
-        (
-            "interpreted, 1 array",
-            f"{ours * 1e6:.2f} us",
-            f"py+policy {base * 1e6:.2f} us",
-            f"+{extra:.2f} us",
-            "<= +1 us",
-            extra <= 1.0,
-        )
-    )
+    table.extra("interpreted, 1 array", ours, base, "py+policy", 1.0)
 
     add_cached(x, y)
     base, ours = paired(
         lambda: (interpret_always(x, y), add(x, y)), lambda: add_cached(x, y), 50_000
     )
-    extra = (ours - base) * 1e6
-    rows.append(
-        (
-            "interpreted, cache=True",
-            f"{ours * 1e6:.2f} us",
-            f"py+policy {base * 1e6:.2f} us",
-            f"+{extra:.2f} us",
-            "<= +2.5 us",
-            extra <= 2.5,
-        )
-    )
+    table.extra("interpreted, cache=True", ours, base, "py+policy", 2.5)
 
     failing = jit(uncompilable, use_jit=jit_always, on_compile_error=Action.INTERPRETER)
     failing(x)
     base, ours = paired(lambda: (jit_always(x), uncompilable(x)), lambda: failing(x), 50_000)
-    extra = (ours - base) * 1e6
-    rows.append(
-        (
-            "repeat of a failed compile",
-            f"{ours * 1e6:.2f} us",
-            f"py+policy {base * 1e6:.2f} us",
-            f"+{extra:.2f} us",
-            "<= +2 us",
-            extra <= 2.0,
-        )
-    )
+    table.extra("repeat of a failed compile", ours, base, "py+policy", 2.0)
 
-    rows.extend(argument_rows())
+    argument_rows(table)
 
     with event.install_listener("jit_execution", _Quiet()):
         smart(x, y)
         t_plain, t_smart = paired(lambda: plain(x, y), lambda: smart(x, y), 50_000)
-    extra = (t_smart - t_plain) * 1e6
-    rows.append(
-        (
-            "matched, jit_execution listener",
-            f"{t_smart * 1e6:.2f} us",
-            f"njit {t_plain * 1e6:.2f} us",
-            f"+{extra:.2f} us",
-            "<= +3 us",
-            extra <= 3.0,
-        )
-    )
+    table.extra("matched, jit_execution listener", t_smart, t_plain, "njit", 3.0)
 
     t_numba, t_smart = import_cost()
     over = (t_smart / t_numba - 1) * 100
-    rows.append(
-        (
-            "import smart_jit",
-            f"{t_smart * 1e3:.0f} ms",
-            f"numba {t_numba * 1e3:.0f} ms",
-            f"{over:+.1f} %",
-            "<= +5 %",
-            over <= 5.0,
-        )
+    table.add(
+        "import smart_jit",
+        f"{t_smart * 1e3:.0f} ms",
+        f"numba {t_numba * 1e3:.0f} ms",
+        f"{over:+.1f} %",
+        "<= +5 %",
+        ok=over <= 5.0,
+        ours=t_smart,
+        base=t_numba,
     )
 
-    print(
-        f"smart_jit dispatch benchmark: numba {numba.__version__}, Python "
-        f"{sys.version.split()[0]}, {os.cpu_count()} cores; medians of {REPEATS} repeats\n"
-    )
-    header = ("figure", "smart_jit", "limit", "difference", "target", "")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
-    for row in [header, *rows]:
-        cells = [str(c).ljust(w) for c, w in zip(row[:5], widths, strict=False)]
-        mark = "" if row is header else ("ok" if row[5] else "MISSED")
-        print("| " + " | ".join(cells) + f" | {mark}")
-    missed = [r[0] for r in rows if not r[5]]
-    if missed:
-        print(f"\nmissed: {', '.join(missed)}")
-        return 1
-    return 0
+    print(f"smart_jit dispatch benchmark: {describe_machine()}\n")
+    table.print()
+    save("dispatch", {"dispatch": table})
+    return verdict(table.missed())
 
 
 if __name__ == "__main__":

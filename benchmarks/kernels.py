@@ -2,7 +2,8 @@
 library functions, array methods, a jitted callee, ``parallel=True``, and one
 that cannot compile.  Plain functions: each benchmark decorates them as it
 needs (``compile_costs.py`` with ``numba.njit``, ``policies.py`` with each
-policy)."""
+policy), and ``tests/test_kernels.py`` checks that smart_jit gives each one's
+answers, so that what the benchmarks time is what the tests check."""
 
 from __future__ import annotations
 
@@ -141,3 +142,8 @@ KERNELS = [
     many_ufuncs, sort_std_median_var, collatz, parallel_sum,
 ]  # fmt: skip
 PARALLEL = {"parallel_sum"}
+
+
+def arguments(name: str) -> tuple[object, ...]:
+    """What the benchmarks and the tests call the kernel *name* with."""
+    return {"add": (1.0, 2.0), "collatz": (27,)}.get(name, (np.arange(1.0, 100.0),))

@@ -29,6 +29,7 @@ from multiprocessing.reduction import ForkingPickler
 
 import numba
 import numpy as np
+from harness import save
 
 from smart_jit import Action, jit
 
@@ -190,6 +191,14 @@ def main() -> int:
         )
     stream_ok = ratios[1] <= 1.05
     verdicts = {"first call": ok, "stream": stream_ok}
+    save(
+        "pickling",
+        first_calls=figures,
+        compile_time=compile_time,
+        per_task=per_task,
+        stream_ratios=ratios,
+        verdicts=verdicts,
+    )
     print("\n" + "; ".join(f"{k}: {'ok' if v else 'MISSED'}" for k, v in verdicts.items()))
     return 0 if ok and stream_ok else 1
 

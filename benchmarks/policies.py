@@ -14,12 +14,12 @@ Run: ``make bench`` (or ``python benchmarks/policies.py [rounds]``).
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
+
+from harness import in_fresh_process, save
 
 HERE = Path(__file__).resolve().parent
 ROUNDS = 3
@@ -127,11 +127,7 @@ def run(workload: str, strategy: str) -> float | None:
         here=str(HERE), policy=STRATEGIES[strategy], background=strategy in BACKGROUND
     )
     code = prelude + WORKLOADS[workload] + EPILOGUE
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    )
-    return float(json.loads(out.stdout.splitlines()[-1])["total"])
+    return float(in_fresh_process(code, env={"PYTHONWARNINGS": "ignore"})["total"])
 
 
 def main() -> int:
@@ -163,6 +159,12 @@ def main() -> int:
             cells.append(f"{median[strategy]:.2f} ({ratio:.2f}x)")
         print(f"| {workload} | " + " | ".join(cells) + " |")
     print("| **worst ratio** | " + " | ".join(f"**{worst[s]:.2f}x**" for s in names) + " |")
+    save(
+        "policies",
+        seconds={f"{w} | {s}": t for (w, s), t in times.items()},
+        worst_ratio=worst,
+        target=TARGET,
+    )
     met = worst["adaptive()"] <= TARGET
     print(
         f"\nadaptive() worst ratio {worst['adaptive()']:.2f}x (target <= {TARGET}x): "

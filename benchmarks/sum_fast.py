@@ -13,12 +13,11 @@ Run: ``make bench`` (or ``python benchmarks/sum_fast.py``).
 
 from __future__ import annotations
 
-import json
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from harness import in_fresh_process, median_time, save
 
 HERE = Path(__file__).resolve().parent
 SMALL_CALLS, BIG_CALLS = 10_000, 10
@@ -70,10 +69,7 @@ print(json.dumps({{"total": t2 - t0, "calls": t2 - t1}}))
 
 def run_workload(strategy: str) -> dict[str, float]:
     code = WORKLOAD.format(small=SMALL, big=BIG, small_calls=SMALL_CALLS, big_calls=BIG_CALLS)
-    out = subprocess.run(
-        [sys.executable, "-c", code, strategy], capture_output=True, text=True, check=True
-    )
-    return json.loads(out.stdout)
+    return in_fresh_process(code, strategy)  # type: ignore[no-any-return]
 
 
 def per_call_by_size(sizes: list[int]) -> tuple[list[float], list[float], float]:
@@ -96,18 +92,9 @@ def per_call_by_size(sizes: list[int]) -> tuple[list[float], list[float], float]
     for size in sizes:
         A = np.arange(size, dtype=np.float64)
         repeats = max(3, min(200, 2_000_000 // (size * 1_000) + 3))
-        interpreted.append(_median_time(lambda A=A: sum_fast(A), repeats if size < 10**5 else 3))
-        native.append(_median_time(lambda A=A: compiled(A), 50))
+        interpreted.append(median_time(lambda A=A: sum_fast(A), repeats if size < 10**5 else 3))
+        native.append(median_time(lambda A=A: compiled(A), 50))
     return interpreted, native, compile_time
-
-
-def _median_time(call, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def break_even_size(sizes, interpreted, compile_time):
@@ -153,15 +140,16 @@ def plot(sizes, interpreted, native, compile_time, path: Path) -> str:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    return f"wrote {path.relative_to(HERE.parent)}"
+    return f"wrote {path}"
 
 
 def main() -> int:
     print(f"workload: {SMALL_CALLS:,} calls on {SMALL:,} elements + {BIG_CALLS} calls on {BIG:,}")
     print("each strategy in a fresh process; wall time including import and compile\n")
     print(f"| {'strategy':<20} | {'total (s)':>9} | {'calls only (s)':>14} |")
+    workloads = {}
     for strategy in STRATEGIES:
-        result = run_workload(strategy)
+        result = workloads[strategy] = run_workload(strategy)
         print(f"| {strategy:<20} | {result['total']:9.2f} | {result['calls']:14.2f} |")
 
     sizes = [10, 100, 1_000, 10_000, 100_000, 1_000_000, 3_000_000]
@@ -178,9 +166,15 @@ def main() -> int:
     crossing = break_even_size(sizes, interpreted, compile_time)
     if crossing is not None:
         print(f"one interpreted call costs as much as a compile at {crossing:,.0f} elements")
-    results = HERE.parent / ".bench"
-    results.mkdir(exist_ok=True)
-    print(plot(sizes, interpreted, native, compile_time, results / "crossover.png"))
+    path = save(
+        "sum_fast",
+        workloads=workloads,
+        sizes=sizes,
+        interpreted=interpreted,
+        compiled=native,
+        compile_time=compile_time,
+    )
+    print(plot(sizes, interpreted, native, compile_time, path.parent / "crossover.png"))
     return 0
 
 

@@ -112,3 +112,21 @@ def run_threads(count, work):
         t.start()
     for t in threads:
         t.join()
+
+
+@pytest.fixture(params=["c_table", "python_path"])
+def call_path(request):
+    """Matched calls served by Numba's C table, or each through the miss path
+    in Python (as while ``jit_execution`` has listeners): both give the same
+    answers."""
+    from smart_jit import table
+
+    if request.param == "c_table":
+        yield request.param
+        return
+    before = table.in_event_mode()
+    table.set_event_mode(True)
+    try:
+        yield request.param
+    finally:
+        table.set_event_mode(before)

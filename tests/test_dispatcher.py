@@ -9,6 +9,7 @@ import numba
 import numpy as np
 import pytest
 from conftest import (
+    PATIENCE,
     Policy,
     compiles_during,
     run_threads,
@@ -19,6 +20,7 @@ from numba import _dispatcher
 
 import smart_jit
 from smart_jit import Action, NumbaInterpreterModeWarning, SmartDispatcher, jit
+from smart_jit.interpreted import COMPILE_FAILED, REASON_BACKGROUND, REASON_POLICY
 
 
 def bump(a):
@@ -35,11 +37,17 @@ def test_dispatcher_is_numbas_own_with_no_python_call():
     assert SmartDispatcher.__call__ is _dispatcher.Dispatcher.__call__
 
 
-def test_matched_call_runs_no_python_code_of_ours_and_skips_the_policy():
+def test_matched_call_runs_no_python_code_of_ours_and_skips_the_policy(call_path):
     policy = Policy(Action.JIT)
     f = jit(lambda a, b: a + b, use_jit=policy)
     assert f(1, 2) == 3
-    assert smart_frames_during(lambda: f(3, 4)) == []
+    assert f(5, 6) == 11  # on the Python path, the record learns of the new overload
+    frames = smart_frames_during(lambda: f(3, 4))
+    if call_path == "c_table":
+        assert frames == []
+    else:
+        assert frames == ["_compile_for_args", "_run_compiled"]
+    assert f(3, 4) == 7
     assert len(policy.calls) == 1
 
 
@@ -51,7 +59,7 @@ def test_miss_reaches_our_hook():
 # -- the three actions -----------------------------------------------------
 
 
-def test_jit_compiles_adds_the_signature_and_runs_once():
+def test_jit_compiles_adds_the_signature_and_runs_once(call_path):
     policy = Policy(Action.JIT)
     f = jit(bump, use_jit=policy)
     a = np.zeros(1)
@@ -104,7 +112,7 @@ def test_policy_exception_propagates_unchanged():
 
 
 @pytest.mark.parametrize("action", [Action.JIT, Action.INTERPRETER])
-def test_function_exception_propagates_on_both_paths(action):
+def test_function_exception_propagates_on_both_paths(action, call_path):
     @jit(use_jit=Policy(action))
     def fails(a):
         if a > 0:
@@ -137,7 +145,7 @@ def test_no_policy_with_signatures_raises_numbas_error():
 # -- explicit signatures -----------------------------------------------------
 
 
-def test_explicit_signatures_as_the_seed_shows():
+def test_explicit_signatures_as_the_seed_shows(call_path):
     policy = Policy(Action.INTERPRETER)
 
     @jit(["int64(int64, int64)", "float64(float64, float64)"], use_jit=policy)
@@ -155,20 +163,93 @@ def test_explicit_signatures_as_the_seed_shows():
     assert len(add.signatures) == 2
 
 
-def test_conversions_use_an_overload_without_asking_the_policy():
+def test_conversions_use_an_overload_without_asking_the_policy(call_path):
     policy = Policy(Action.INTERPRETER)
     f = jit(["float64(float64)"], use_jit=policy)(lambda a: a / 2)
     assert f(3) == 1.5 and f(np.float32(3)) == 1.5
     assert policy.calls == []
-    assert smart_frames_during(lambda: f(5)) == [], "the conversion is in the C table"
+    if call_path == "c_table":
+        assert smart_frames_during(lambda: f(5)) == [], "the conversion is in the C table"
+    assert f(5) == 2.5 and policy.calls == []
     assert len(f.signatures) == 1
 
 
-def test_jit_action_adds_a_signature_beyond_the_explicit_ones():
+def test_jit_action_adds_a_signature_beyond_the_explicit_ones(call_path):
     f = jit(["float64(float64)"], use_jit=Policy(Action.JIT))(lambda a: a)
     assert f(1j) == 1j
     assert [tuple(map(str, s)) for s in f.signatures] == [("float64",), ("complex128",)]
     assert f._can_compile is False, "Numba still sees compilation as disabled"
+
+
+# -- the decision, as a table -----------------------------------------------
+
+_UNTYPEABLE = object()  # a global Numba cannot type: compiling a function that reads it fails
+
+
+def plus_one(x):
+    return x + 1
+
+
+def plus_one_uncompilable(x):
+    _ = _UNTYPEABLE
+    return x + 1
+
+
+COMPILED, INTERPRETED, TYPE_ERROR, COMPILE_ERROR = "compiled", "interpreted", "TypeError", "error"
+
+# (policy's action, background=, on_compile_error=, compiles?) ->
+#     (what the first call does, its fallback reason, what a later call does)
+DECISIONS = [
+    (None, False, None, True, COMPILED, None, COMPILED),
+    (None, False, None, False, COMPILE_ERROR, None, COMPILE_ERROR),
+    (None, False, Action.INTERPRETER, False, INTERPRETED, COMPILE_FAILED, INTERPRETED),
+    (Action.JIT, False, None, True, COMPILED, None, COMPILED),
+    (Action.JIT, False, None, False, COMPILE_ERROR, None, COMPILE_ERROR),
+    (Action.JIT, False, Action.INTERPRETER, False, INTERPRETED, COMPILE_FAILED, INTERPRETED),
+    (Action.JIT, True, None, True, INTERPRETED, REASON_BACKGROUND, COMPILED),
+    (Action.BACKGROUND_JIT, False, None, True, INTERPRETED, REASON_BACKGROUND, COMPILED),
+    (Action.BACKGROUND_JIT, False, None, False, INTERPRETED, REASON_BACKGROUND, INTERPRETED),
+    (Action.INTERPRETER, False, None, True, INTERPRETED, REASON_POLICY, INTERPRETED),
+    (Action.INTERPRETER, True, None, True, INTERPRETED, REASON_POLICY, INTERPRETED),
+    (Action.RAISE_EXCEPTION, False, None, True, TYPE_ERROR, None, TYPE_ERROR),
+]
+
+
+def outcome(f, value):
+    """What one call of *f* did: compiled, interpreted (by ``fallbacks``), or raised."""
+    before = sum(fb.calls for fb in f.fallbacks())
+    try:
+        result = f(value)
+    except numba.core.errors.TypingError:
+        return COMPILE_ERROR
+    except TypeError:
+        return TYPE_ERROR
+    assert result == value + 1
+    return INTERPRETED if sum(fb.calls for fb in f.fallbacks()) > before else COMPILED
+
+
+@pytest.mark.parametrize(
+    "action, background, on_compile_error, compiles, first, reason, later",
+    DECISIONS,
+    ids=lambda v: getattr(v, "name", str(v)),
+)
+def test_the_decision_on_a_miss(
+    action, background, on_compile_error, compiles, first, reason, later
+):
+    func = plus_one if compiles else plus_one_uncompilable
+    policy = None if action is None else Policy(action)
+    f = jit(use_jit=policy, background=background, on_compile_error=on_compile_error)(func)
+    assert outcome(f, 1) == first
+    reasons = [fb.reason for fb in f.fallbacks()]
+    if reason is None:
+        assert reasons == []
+    else:
+        assert len(reasons) == 1 and reasons[0].startswith(reason), reasons
+    assert f.wait_compiled(timeout=PATIENCE)
+    assert outcome(f, 2) == later
+    assert len(f.signatures) == (1 if later == COMPILED else 0)
+    if policy is not None and later == COMPILED:
+        assert len(policy.calls) == 1, "a compiled signature is not asked about again"
 
 
 # -- keyword arguments, defaults, *args --------------------------------------
@@ -314,7 +395,7 @@ def doubled(a):
 
 
 @pytest.mark.parametrize("order", [(1j, 2), (2, 1j), (2, 1j, 2)])
-def test_conversion_does_not_depend_on_what_the_policy_compiled(order):
+def test_conversion_does_not_depend_on_what_the_policy_compiled(order, call_path):
     """int converts to the declared float64 before and after the policy
     compiled complex128 (which would make the conversion ambiguous)."""
     f = jit(["float64(float64)"], use_jit=Policy(Action.JIT))(doubled)
@@ -346,7 +427,7 @@ def test_policy_compiled_overloads_do_not_travel_as_declared_ones():
     assert g(2) == 4.0 and pickle.loads(pickle.dumps(f)) is f
 
 
-def test_object_mode_signature_converts_like_numba():
+def test_object_mode_signature_converts_like_numba(call_path):
     """Numba runs its object-mode fallback when nothing else matches."""
     via_numba = numba.jit("i4(i4)", forceobj=True)(doubled)
     ours = jit("i4(i4)", forceobj=True)(doubled)
@@ -366,7 +447,7 @@ def test_object_mode_fallback_is_not_used_under_nopython():
 # -- typing matches the C dispatcher ---------------------------------------
 
 
-def test_an_int_too_big_for_int64_is_typed_as_the_c_dispatcher_types_it():
+def test_an_int_too_big_for_int64_is_typed_as_the_c_dispatcher_types_it(call_path):
     """Numba's C dispatcher types every int as int64; 2**70 then fails to
     convert.  A policy-interpreted call before does not poison later ints."""
     policy = Policy(Action.INTERPRETER)
@@ -485,7 +566,7 @@ def test_empty_tuple_is_typed_as_numba_types_it():
         ),
     ],
 )
-def test_tuple_conversions_to_a_declared_signature_match_numba(declared, value):
+def test_tuple_conversions_to_a_declared_signature_match_numba(declared, value, call_path):
     ours = jit(declared, nopython=True)(lambda a: a)
     want = numba.jit(declared, nopython=True)(lambda a: a)
     assert ours(value) == want(value) == value

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from numba.core.errors import ForceLiteralArg
 
-from . import forksafe
+from . import forksafe, permission
 from .errors import NumbaInterpreterModeWarning
 from .interpreted import REASON_BACKGROUND, Interpreter, describe_failure, describe_types
 from .records import Records, SignatureRecord, claim_pending
@@ -83,8 +83,6 @@ class CompileHost(NamedTuple):
     load_from_disk: Callable[[tuple[Any, ...]], Any]
     # (compile result) -> installed as a disk-cache hit is, and saved to disk
     install: Callable[[Any], Any]
-    # (argument types) -> None, compiled on this thread as on request
-    compile_here: Callable[[tuple[Any, ...]], Any]
 
 
 def run_then_queue(
@@ -117,8 +115,8 @@ def compile_one(host: CompileHost, record: SignatureRecord, argtypes: tuple[Any,
 
     try:
         if not (compile_process.uses_process() and _compile_in_process(host, argtypes)):
-            with compiling_on_thread():
-                host.compile_here(argtypes)
+            with compiling_on_thread(), permission.on_request(id(host.owner)):
+                host.owner.compile(argtypes)
     except ForceLiteralArg:
         # It asks for literal arguments (numba.literally): only a call's
         # values can be compiled for, as Numba's own miss path does.

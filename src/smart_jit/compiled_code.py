@@ -17,6 +17,7 @@ import pickle
 import sys
 import types
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 
@@ -72,6 +73,48 @@ def from_bytes(targetctx: Any, data: bytes) -> Any:
         cres = CompileResult._rebuild(targetctx, *reduced)
     keep_object_code(cres, reduced)
     return cres
+
+
+def install_once(
+    argtypes: tuple[Any, ...],
+    overloads: dict[tuple[Any, ...], Any],
+    make: Callable[[], Any],
+    install: Callable[[Any], Any],
+) -> Any:
+    """The overload for *argtypes*: one there already, else the result of
+    *make* (None: nothing to install) handed to *install*.  Under Numba's
+    compiler lock, so one thread makes it and the others find it installed."""
+    from numba.core.compiler_lock import global_compiler_lock
+
+    with global_compiler_lock:
+        existing = overloads.get(argtypes)
+        if existing is not None:
+            return existing
+        cres = make()
+        return None if cres is None else install(cres)
+
+
+def install_foreign(
+    cres: Any,
+    overloads: dict[tuple[Any, ...], Any],
+    targetctx: Any,
+    add_overload: Callable[[Any], None],
+    save: Callable[[tuple[Any, ...], Any], None] | None = None,
+) -> Any:
+    """Add *cres*, compiled elsewhere (disk cache, compile process, a pickle),
+    with *add_overload* as Numba adds a disk-cache hit, and *save* it; an
+    overload already there wins."""
+    argtypes = tuple(cres.signature.args)
+
+    def make() -> Any:
+        if not cres.objectmode:
+            targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+        add_overload(cres)
+        if save is not None:
+            save(argtypes, cres)
+        return cres
+
+    return install_once(argtypes, overloads, make, lambda installed: installed)
 
 
 def keep_object_code(cres: Any, reduced: tuple[Any, ...]) -> None:

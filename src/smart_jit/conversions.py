@@ -47,6 +47,25 @@ def select(
     return None
 
 
+def convert(
+    tm: Any,
+    typingctx: Any,
+    declared: Sequence[Any],
+    argtypes: tuple[Any, ...],
+    *,
+    can_fallback: bool,
+    raise_for: Callable[..., Any] | None,
+) -> Any:
+    """``select``'s answer, with None for an ambiguous one; that raises as in
+    Numba instead when *raise_for* (the function) is given."""
+    cres = select(tm, typingctx, declared, argtypes, can_fallback=can_fallback)
+    if cres is not AMBIGUOUS:
+        return cres
+    if raise_for is not None:
+        raise_ambiguous(typingctx, raise_for, declared, argtypes)
+    return None
+
+
 def _index(tm: Any, argtypes: tuple[Any, ...], declared: Sequence[Any]) -> Any:
     """The index of the overload Numba's type manager picks, None, or AMBIGUOUS."""
     try:

@@ -117,17 +117,15 @@ class DiskLookup:
         """The overload for *argtypes*: one there already, else one loaded
         from disk and handed to *install* (as Numba installs a disk-cache
         hit), else None."""
-        from numba.core.compiler_lock import global_compiler_lock
+        from . import compiled_code
 
-        with global_compiler_lock:
-            cres = overloads.get(argtypes)
-            if cres is not None:
-                return cres
+        def make() -> Any:
             cres = self._cache.load_overload(argtypes, targetctx)
-            if cres is None:
-                return None
-            self._hits[argtypes] += 1
-            return install(cres)
+            if cres is not None:
+                self._hits[argtypes] += 1
+            return cres
+
+        return compiled_code.install_once(argtypes, overloads, make, install)
 
     def stamp(self) -> Any:
         try:

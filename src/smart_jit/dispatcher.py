@@ -1,54 +1,45 @@
 """``SmartDispatcher``: Numba's CPU dispatcher, with a per-call policy on type misses.
 
-A matched call never leaves Numba's C dispatcher; a miss reaches Python through
+A matched call never leaves Numba's C dispatcher.  A miss reaches
 ``_compile_for_args``, which runs an overload Numba would have used anyway
-(exact, converted to an explicit signature, shipped in a pickle, on disk) or
-else asks ``use_jit``.  It returns what C then calls with the same folded
-arguments: an entry point, the Python function, or a callable handing back a
-result computed here.  The mechanisms are collaborators that take what they
-need as arguments (``records``, ``interpreted``, ``conversions``, ``table``,
-``pickling``, ``shipping``, ``background``, ``argtypes``, ``diskcache``).
+(exact, converted to a declared signature, shipped in a pickle, on disk) or
+else asks the policy, and returns what C then calls with the same arguments.
+Each mechanism is a collaborator that takes what it needs as arguments.
 """
 
 from __future__ import annotations
 
-import pickle
 import threading
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from numba._dispatcher import compute_fingerprint
 from numba.core import compiler, sigutils, types
-from numba.core.compiler_lock import global_compiler_lock
 from numba.core.registry import CPUDispatcher
 
 from . import argtypes, conversions, events, interpreted, permission, pickling, shipping, table
 from . import background as compiles
 from .action import Action, not_an_action
 from .argtypes import by_class, class_key
+from .compiled_code import install_foreign
 from .diskcache import NO_DISK, DiskLookup, TolerantCache, warn_cache
 from .errors import PolicyArgumentError
 from .interpreted import REASON_BACKGROUND, REASON_POLICY, Fallback
+from .protocols import LearningPolicy, learning
 from .records import Records, SignatureRecord
 
-if TYPE_CHECKING:
-    from .protocols import LearningPolicy
-
-_FINGERPRINTED = argtypes.FINGERPRINTED
 _JIT, _INTERPRETER = Action.JIT, Action.INTERPRETER
 _RAISE_EXCEPTION, _BACKGROUND_JIT = Action.RAISE_EXCEPTION, Action.BACKGROUND_JIT
-_listeners = events.listeners
-_JIT_EXECUTION = events.JIT_EXECUTION
-_granted = permission.granted
+_FINGERPRINTED, _granted = argtypes.FINGERPRINTED, permission.granted
+_listeners, _JIT_EXECUTION = events.listeners, events.JIT_EXECUTION
 
 
 class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     """A Numba dispatcher that asks ``use_jit`` what to do on a type miss."""
 
-    # Numba's meaning of ``_can_compile`` ("new signatures may be compiled at
-    # call time").  The C field of the same name stays set, so that every miss
-    # reaches ``_compile_for_args`` even with explicit signatures.
+    # Numba's ``_can_compile`` (compile new signatures at call time); the C
+    # field stays set, so every miss reaches ``_compile_for_args``.
     _numba_can_compile = True
     # The signatures given ahead of time, once compilation is disabled.
     _declared: frozenset[tuple[types.Type, ...]] | None = None
@@ -85,11 +76,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     @use_jit.setter
     def use_jit(self, policy: Callable[..., Action] | None) -> None:
-        # A learning policy (protocols.LearningPolicy) keeps an account per
-        # signature, whose interpreted calls this dispatcher times.
         self._use_jit = policy
-        learns = callable(getattr(policy, "account_for", None))
-        self._learning: LearningPolicy | None = policy if learns else None  # type: ignore[assignment]
+        self._learning: LearningPolicy | None = learning(policy)  # its accounts: timed here
         self._records.forget_accounts()
 
     # -- Numba's seams -------------------------------------------------------
@@ -126,9 +114,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             self._table.add(folded, cres)
 
     def _reset_overloads(self) -> None:
-        # What was learned of each signature stays (the calls interpreted,
-        # the policy's account): what the overloads answered goes, and so do
-        # failures (the globals may have changed: compile again).
+        # Calls interpreted and accounts stay; answers and failures go (new globals).
         with table.lock:
             super()._reset_overloads()
             self._table.conversions.clear()
@@ -146,15 +132,11 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     def _rebuild(cls, uuid: str, packed: bytes | None = None, **states: Any) -> SmartDispatcher:
         """The dispatcher *uuid* if this process has it, else one rebuilt from
         the states (``packed`` by ``__reduce__``, or given as they are)."""
-        found = cls._memo.get(uuid)
-        if found is None and packed is not None:
-            states = pickle.loads(packed)
-            found = cls._memo.get(uuid)  # rebuilt inside, if the function uses itself
+        found, states = pickling.unpack(cls._memo, uuid, packed, states)
         if found is not None:
             return found  # type: ignore[no-any-return]  # arrived before
         py_func = states["py_func"]
-        options = pickling.options(states)
-        self = cls(py_func, states["locals"], states["targetoptions"], **options)
+        self = cls(py_func, states["locals"], states["targetoptions"], **pickling.options(states))
         if states.get("cache") and pickling.in_its_file(py_func):
             self.enable_caching()
         self._set_uuid(uuid)
@@ -178,19 +160,10 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         return self._incoming.install(folded, self.overloads, self.targetctx, install)
 
     def _install_foreign(self, cres: Any, save: bool = False) -> Any:
-        """Add a result compiled elsewhere (disk cache, compile process, a
-        pickle) as Numba adds a disk-cache hit, and *save* it to the disk
-        cache (a no-op without ``cache=True``); an overload already there wins."""
-        with global_compiler_lock:
-            existing = self.overloads.get(tuple(cres.signature.args))
-            if existing is not None:
-                return existing
-            if not cres.objectmode:
-                self.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
-            self.add_overload(cres)
-            if save:
-                self._cache.save_overload(tuple(cres.signature.args), cres)
-            return cres
+        """Add a result compiled elsewhere; *save* it to the disk cache (a
+        no-op without ``cache=True``)."""
+        saving = self._cache.save_overload if save else None
+        return install_foreign(cres, self.overloads, self.targetctx, self.add_overload, saving)
 
     # -- the miss path -------------------------------------------------------
 
@@ -216,8 +189,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         if record.entry is not None:
             return self._run_compiled(record.entry, args)
         if _granted and (id(self), threading.get_ident()) in _granted:
-            # Numba's own miss path calls back in, with literal types in
-            # place of values that numba.literally asked for: its call.
+            # numba.literally: Numba's miss path calls back with literal types.
             return super()._compile_for_args(*args, **kws)
         call_args = args if self._plain_args else self._interpreter.call_values(args)
         if record.pending is not None:
@@ -233,18 +205,20 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
                 )
             try:
                 action = policy(*call_args)
-            except PolicyArgumentError as exc:  # a ready-made policy: name the function
-                name = self.py_func.__qualname__
-                raise PolicyArgumentError(f"use_jit of {name}: {exc}") from None
+            except PolicyArgumentError as exc:  # a ready-made policy's: name the function
+                raise exc.of(self.py_func.__qualname__) from None
         if action is _INTERPRETER:
             return self._interpreter.run(self, record, call_args, REASON_POLICY, account)
-        if action is _JIT and not self.background:
-            return self._jit(record, args, call_args)
-        if action is _JIT or action is _BACKGROUND_JIT:
-            return self._background_jit(record, args, call_args)
         if action is _RAISE_EXCEPTION:
             self._explain_matching_error(*args)  # raises
-        raise not_an_action(self.py_func.__qualname__, action)
+        if action is not _JIT and action is not _BACKGROUND_JIT:
+            raise not_an_action(self.py_func.__qualname__, action)
+        if record.failure is not None:  # compiling these types failed before
+            return self._interpreter.run(self, record, call_args, record.failure)
+        if (action is _JIT and not self.background) or record.needs_values:
+            return self._jit(record, args, call_args)
+        queue, host = compiles.run_then_queue, self._compile_host
+        return queue(self, self._interpreter, self._records, record, call_args, host)
 
     def _resolve(self, key: Any, args: tuple[Any, ...]) -> SignatureRecord:
         """Find the overload Numba would run for these types without compiling."""
@@ -272,21 +246,19 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         converts these types to, entered in the C table (``conversions``).  An
         ambiguous one raises as in Numba, or is a miss for the policy."""
         declared = [c for k, c in self.overloads.items() if k in (self._declared or ())]
-        fallback = not self.targetoptions.get("nopython", False)
-        cres = conversions.select(self._tm, self.typingctx, declared, folded, can_fallback=fallback)
-        if cres is conversions.AMBIGUOUS and self.use_jit is None:
-            conversions.raise_ambiguous(self.typingctx, self.py_func, declared, folded)
-        if cres is None or cres is conversions.AMBIGUOUS:
-            return None
-        self._table.add_conversion(folded, cres, self.overloads)
+        fallback, raise_for = not self.targetoptions.get("nopython"), self.py_func
+        cres = conversions.convert(
+            self._tm, self.typingctx, declared, folded, can_fallback=fallback,
+            raise_for=raise_for if self.use_jit is None else None,
+        )  # fmt: skip
+        if cres is not None:
+            self._table.add_conversion(folded, cres, self.overloads)
         return cres
 
     def _load_from_disk(self, folded: tuple[types.Type, ...]) -> Any:
         return self._disk.load(folded, self.overloads, self.targetctx, self._install_foreign)
 
     def _jit(self, record: Any, args: tuple[Any, ...], call_args: tuple[Any, ...]) -> Any:
-        if record.failure is not None:
-            return self._interpreter.run(self, record, call_args, record.failure)
         try:
             with permission.on_request(id(self)):
                 entry = super()._compile_for_args(*args)
@@ -306,24 +278,9 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             return events.already_ran(events.run_with_event(_JIT_EXECUTION, data, entry, args))
         return entry
 
-    # -- background compiles -------------------------------------------------
-
-    def _background_jit(self, record: Any, args: tuple[Any, ...], call_args: Any) -> Any:
-        if record.needs_values:
-            return self._jit(record, args, call_args)
-        if record.failure is not None:
-            return self._interpreter.run(self, record, call_args, record.failure)
-        run, host = compiles.run_then_queue, self._compile_host
-        return run(self, self._interpreter, self._records, record, call_args, host)
-
     def _compile_host(self) -> compiles.CompileHost:
-        load, install = self._load_from_disk, partial(self._install_foreign, save=True)
-        pipeline = self._compiler.pipeline_class
-        return compiles.CompileHost(self, pipeline, load, install, self._compile_on_request)
-
-    def _compile_on_request(self, folded: tuple[types.Type, ...]) -> None:
-        with permission.on_request(id(self)):
-            self.compile(folded)
+        install, pipeline = partial(self._install_foreign, save=True), self._compiler.pipeline_class
+        return compiles.CompileHost(self, pipeline, self._load_from_disk, install)
 
     # -- what users call -----------------------------------------------------
 

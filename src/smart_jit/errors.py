@@ -23,6 +23,10 @@ class PolicyArgumentError(TypeError):
     before the error reaches the caller.
     """
 
+    def of(self, name: str) -> PolicyArgumentError:
+        """This error, as the policy of the function *name* raised it."""
+        return PolicyArgumentError(f"use_jit of {name}: {self}")
+
 
 def warn_caller(message: str, category: type[Warning]) -> None:
     """Warn as if from the first frame outside this package: the user's call,

@@ -11,6 +11,7 @@ with every task.
 
 from __future__ import annotations
 
+import pickle
 import threading
 from typing import Any
 
@@ -20,6 +21,17 @@ from . import shipping
 from .records import Records
 
 _packing = threading.local()  # the dispatchers this thread is pickling (by id)
+
+
+def unpack(memo: Any, uuid: str, packed: bytes | None, states: dict[str, Any]) -> Any:
+    """(the dispatcher *uuid* if *memo* has it, else None; its states).  The
+    states are unpacked from *packed* if given: the function may rebuild its
+    own dispatcher inside (recursion), found in *memo* afterwards."""
+    found = memo.get(uuid)
+    if found is None and packed is not None:
+        states = pickle.loads(packed)
+        found = memo.get(uuid)
+    return found, states
 
 
 def reduce(key: int, reduce_class: Any, states: dict[str, Any]) -> Any:

@@ -13,7 +13,7 @@ look for them by name (``getattr``), so a policy needs no base class:
   how long each interpreted call took.
 - ``report()``: text that ``smart_jit.report(f)`` adds after its table.
 
-Nothing here is imported at run time by the package itself.
+``learning`` is the one look-up the dispatcher makes at run time.
 """
 
 from __future__ import annotations
@@ -57,3 +57,9 @@ class LearningPolicy(Protocol):
 @runtime_checkable
 class Reports(Protocol):
     def report(self) -> str: ...
+
+
+def learning(policy: Any) -> LearningPolicy | None:
+    """*policy* if it is a learning policy (it keeps an account per
+    signature, whose interpreted calls its dispatcher times), else None."""
+    return policy if callable(getattr(policy, "account_for", None)) else None

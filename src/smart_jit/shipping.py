@@ -273,22 +273,18 @@ class Incoming:
         from the code that arrived (handed out once) and handed to *install*,
         else None (none arrived, or it cannot be rebuilt here: compile as
         Numba would).  One thread rebuilds; the others find it installed."""
-        from numba.core.compiler_lock import global_compiler_lock
-
         from . import compiled_code  # not at import: only pickles bring code
 
-        with global_compiler_lock:
-            existing = overloads.get(argtypes)
-            if existing is not None:
-                return existing
+        def make() -> Any:
             data = self.take(argtypes)
             if data is None:
                 return None
             try:
-                cres = compiled_code.from_bytes(targetctx, data)
+                return compiled_code.from_bytes(targetctx, data)
             except Exception:
                 return None
-            return install(cres)
+
+        return compiled_code.install_once(argtypes, overloads, make, install)
 
 
 def function_digest(func: Any) -> str:
