@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NOX := $(VENV)/bin/nox
 
 .PHONY: demo test test-fast lint bench test-matrix test-corners test-corners-a test-corners-b \
-	test-table test-numba ci-lanes ci-lane-a ci-lane-b clean
+	test-table test-numba test-downstream test-downstream-quick ci-lanes ci-lane-a ci-lane-b clean
 
 demo: $(STAMP)
 	$(PY) examples/sum_fast.py
@@ -53,7 +53,8 @@ ci-lanes: $(STAMP)
 ci-lane-a: $(STAMP)
 	status=0; $(MAKE) test-numba || status=1; $(MAKE) test-corners-a || status=1; exit $$status
 
-ci-lane-b: test-corners-b
+ci-lane-b: $(STAMP)
+	status=0; $(MAKE) test-corners-b || status=1; $(MAKE) test-downstream-quick || status=1; exit $$status
 
 test-table: $(STAMP)
 	$(NOX) -s table
@@ -61,6 +62,15 @@ test-table: $(STAMP)
 # Numba's own tests, plain and with smart_jit in place of numba.jit/njit.
 test-numba: $(STAMP)
 	$(PY) tests/numba_suite/run.py
+
+# Real libraries' own tests (pinned versions, each in a uv environment under
+# .downstream/) under plain Numba and `smart_jit run` in three stances; fails
+# on any test that fails only with smart_jit.  The quick form is CI's.
+test-downstream: $(STAMP)
+	$(PY) benchmarks/downstream.py
+
+test-downstream-quick: $(STAMP)
+	$(PY) benchmarks/downstream.py --quick
 
 # Every benchmark runs; the target fails if any of them missed a target.
 bench: $(STAMP)
@@ -71,6 +81,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/pickling.py || status=1; \
 	$(PY) benchmarks/compile_costs.py || status=1; \
 	$(PY) benchmarks/policies.py || status=1; \
+	$(PY) benchmarks/downstream.py || status=1; \
 	exit $$status
 
 $(STAMP): pyproject.toml

@@ -14,8 +14,7 @@ import statistics
 import sys
 from functools import partial
 
-from harness import Table, describe_machine, in_fresh_process, medians, save, verdict
-from harness import interleaved as rounds
+from harness import Table, describe_machine, in_fresh_process, interleaved, medians, save, verdict
 
 REPEATS = 5
 SERVICE_REPEATS = 3
@@ -136,7 +135,7 @@ def run(code: str, *args: str, compile_in: str = "process", **env: str) -> dict[
     return in_fresh_process(code, *args, env=dict(SMART_JIT_COMPILE=compile_in, **env))  # type: ignore[no-any-return]
 
 
-def interleaved(
+def medians_of(
     specs: dict[str, tuple[tuple[str, ...], dict[str, str]]],
 ) -> dict[str, dict[str, float]]:
     """Medians per spec of REPEATS rounds, each round running every spec once,
@@ -144,7 +143,7 @@ def interleaved(
     runs = {
         name: partial(run, FIRST_CALL, *args, **options) for name, (args, options) in specs.items()
     }
-    return {name: medians(results) for name, results in rounds(runs, REPEATS).items()}
+    return {name: medians(results) for name, results in interleaved(runs, REPEATS).items()}
 
 
 def ms(seconds: float) -> str:
@@ -173,7 +172,7 @@ def main() -> int:
                 ("BACKGROUND_JIT", start),
                 {"compile_in": compile_in, "IDLE": "1"},
             )
-    figures = interleaved(specs)
+    figures = medians_of(specs)
     plain, plain_warm = figures["plain"], figures["plain warm"]
     interp = figures["interpreter"]["first"]
     print(

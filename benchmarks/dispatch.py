@@ -12,13 +12,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from functools import partial
 
 # The on-disk cache figure needs a cache directory of its own.
 os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="smartjit-bench-"))
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
-from harness import REPEATS, Table, describe_machine, paired, save, verdict  # noqa: E402
+from harness import Table, describe_machine, interleaved, paired, save, verdict  # noqa: E402
 from numba.core import event  # noqa: E402
 from numba.core.typing.typeof import Purpose, typeof  # noqa: E402
 from numba.typed import List  # noqa: E402
@@ -164,11 +165,9 @@ def import_cost():
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         once("numba", env)  # write the bytecode of both first
         once("smart_jit", env)
-        numba_t, smart_t = [], []
-        for _ in range(REPEATS):
-            numba_t.append(once("numba", env))
-            smart_t.append(once("smart_jit", env))
-    return statistics.median(numba_t), statistics.median(smart_t)
+        runs = {name: partial(once, name, env) for name in ("numba", "smart_jit")}
+        figures = interleaved(runs)
+    return statistics.median(figures["numba"]), statistics.median(figures["smart_jit"])
 
 
 def main():

@@ -124,9 +124,8 @@ def call_path(request):
     if request.param == "c_table":
         yield request.param
         return
-    before = table.in_event_mode()
-    table.set_event_mode(True)
+    table.route_through_python("the call_path fixture", True)
     try:
         yield request.param
     finally:
-        table.set_event_mode(before)
+        table.route_through_python("the call_path fixture", False)

@@ -80,6 +80,17 @@ def test_script_exit_status_is_kept_after_the_report(app):
     assert out.stdout.startswith("f: calls that ran in the interpreter")
 
 
+def test_run_runs_a_script_as_python_would_and_keeps_its_exit_status(app, tmp_path):
+    script = app(exit_status=5)
+    out = smart_jit_cli("run", "--report", script, "--count", "2", cwd=tmp_path.parent)
+    assert out.returncode == 5, out.stderr
+    assert "ran as __main__ with ['--count', '2']" in out.stderr
+    report = out.stderr.splitlines()[-4:]
+    assert report[0] == "smart_jit: 1 smart-jitted function, stance default"
+    assert report[2].split()[3] == "3" and report[2].split()[5] == "f"
+    assert report[3].startswith("total: ") and "3 calls interpreted" in report[3]
+
+
 def test_a_failing_script_prints_its_traceback_then_the_report(tmp_path):
     script = tmp_path / "fails.py"
     script.write_text(
@@ -120,8 +131,14 @@ def test_module_target_is_imported(tmp_path):
         (["report", "no_such_module_xyz:f"], "no module named 'no_such_module_xyz'"),
         (["report"], "report takes one TARGET:FUNCTION"),
         (["report", "APP:f", "extra"], "report takes one TARGET:FUNCTION"),
-        (["nonsense"], "the only command is `report`"),
-        ([], "the only command is `report`"),
+        (["nonsense"], "the commands are `run` and `report`"),
+        ([], "the commands are `run` and `report`"),
+        (["run"], "run needs a SCRIPT.py or -m MODULE"),
+        (["run", "-m"], "run needs a SCRIPT.py or -m MODULE"),
+        (["run", "--stance", "fast", "APP"], "unknown stance 'fast': the stances are default,"),
+        (["run", "--frobnicate", "APP"], "unknown option '--frobnicate'"),
+        (["run", "-m", "no_such_module_xyz"], "no module named 'no_such_module_xyz'"),
+        (["run", "missing.py"], "cannot open script 'missing.py'"),
         (["report", "json:loads", "--", "x"], "arguments after -- are for a script"),
     ],
 )
@@ -140,4 +157,5 @@ def test_each_user_error_is_one_line_and_status_2(app, args, message):
 def test_help_is_usage_on_stdout_and_status_0(flag):
     out = smart_jit_cli(flag)
     assert out.returncode == 0 and out.stderr == ""
-    assert out.stdout.startswith("usage: python -m smart_jit report SCRIPT.py:FUNCTION")
+    assert out.stdout.startswith("usage: python -m smart_jit run [--stance NAME]")
+    assert "python -m smart_jit report SCRIPT.py:FUNCTION" in out.stdout

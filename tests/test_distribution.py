@@ -59,6 +59,12 @@ def test_wheel_carries_licence_metadata_and_types(dist):
         [licence] = [n for n in names if n.endswith("licenses/LICENSE")]
         assert "BSD 2-Clause License" in zf.read(licence).decode()
     assert "smart_jit/py.typed" in names
+    assert "smart_jit_pytest.py" in names, "the pytest plugin, beside the package"
+    [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    with zipfile.ZipFile(wheel) as zf:
+        points = zf.read(entry_points).decode()
+    assert "[pytest11]\nsmart_jit = smart_jit_pytest" in points
+    assert "[console_scripts]\nsmart-jit = smart_jit.__main__:console_main" in points
     assert metadata["License-Expression"] == "BSD-2-Clause"
     classifiers = metadata.get_all("Classifier")
     for python in ("3.10", "3.11", "3.12", "3.13"):
@@ -111,3 +117,6 @@ def test_installed_wheel_runs_an_example_and_the_report_outside_the_source(insta
         str(installed), "-m", "smart_jit", "report", "sum_fast.py:sum_fast", cwd=tmp_path, env=env
     )
     assert "sum_fast: calls that ran in the interpreter" in report
+    command = Path(installed).parent / "smart-jit"
+    program = run(str(command), "run", "--report", "sum_fast.py", cwd=tmp_path, env=env)
+    assert "21065.83" in program

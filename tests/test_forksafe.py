@@ -89,6 +89,18 @@ def hammer_adaptive(stop):
         assert compiling(0.5) == 0.5 + n
 
 
+def hammer_stances(stop):
+    # Every switch takes the stance lock and, into and out of interpret, the
+    # table lock while it refills every live table.
+    from smart_jit import set_stance
+
+    f = jit(adder(1))
+    while not stop.is_set():
+        for name in ("interpret", "adaptive", "default"):
+            with set_stance(name):
+                assert f(2) == 3
+
+
 HAMMERS = [
     hammer_listeners,
     hammer_decoration,
@@ -96,11 +108,15 @@ HAMMERS = [
     hammer_background_compiles,
     hammer_policies,
     hammer_adaptive,
+    hammer_stances,
 ]
 
 
 def child_work():
     """Everything the package does, in the child; its exit status says how it went."""
+    from smart_jit import set_stance
+
+    set_stance("default")  # the stance lock is free; the parent's stance is inherited
     f = jit(use_jit=lambda a: Action.JIT)(lambda a: a + 1)
     assert f(1) == 2
     g = jit(use_jit=after_calls(1))(lambda a: a - 1)

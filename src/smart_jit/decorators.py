@@ -55,6 +55,7 @@ def jit(
     warn_on_fallback: bool = False,
     on_compile_error: Action | None = None,
     background: bool = False,
+    lazy: bool = False,
     locals: dict[str, Any] | None = None,
     cache: bool = False,
     pipeline_class: type | None = None,
@@ -73,6 +74,10 @@ def jit(
       interpreter when compiling fails, and never retries those types.
     - ``background``: a ``JIT`` decision compiles in the background while
       the interpreter serves the call.
+    - ``lazy``: explicit signatures compile when a call (or a caller's
+      compile) first needs one, not now; dispatch among them is Numba's.
+      Errors in them surface at first use, and ``signatures`` lists the
+      compiled ones.  Object mode (``forceobj``) compiles them now.
     """
     if signature_or_function is None:
         sigs = None
@@ -89,6 +94,8 @@ def jit(
         on_compile_error=on_compile_error,
         background=background,
     )
+    if type(lazy) is not bool:
+        raise TypeError(f"lazy must be a bool, got {lazy!r}")
 
     def decorate(func: Callable[..., Any]) -> Any:
         _check(func, targetoptions, policy)
@@ -99,7 +106,9 @@ def jit(
         )
         if cache:
             disp.enable_caching()
-        if sigs is not None:
+        if sigs is not None and lazy and targetoptions["nopython"]:
+            disp.declare(sigs)
+        elif sigs is not None:
             with typeinfer.register_dispatcher(disp):
                 for sig in sigs:
                     disp.compile(sig)

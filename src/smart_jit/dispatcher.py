@@ -18,21 +18,34 @@ from numba._dispatcher import compute_fingerprint
 from numba.core import compiler, sigutils, types
 from numba.core.registry import CPUDispatcher
 
-from . import argtypes, conversions, events, interpreted, permission, pickling, shipping, table
+from . import (
+    argtypes,
+    conversions,
+    declared,
+    events,
+    interpretable,
+    interpreted,
+    permission,
+    pickling,
+    shipping,
+    stances,
+    table,
+)
 from . import background as compiles
 from .action import Action, not_an_action
 from .argtypes import by_class, class_key
 from .compiled_code import install_foreign
 from .diskcache import NO_DISK, DiskLookup, TolerantCache, warn_cache
-from .errors import PolicyArgumentError
-from .interpreted import REASON_BACKGROUND, REASON_POLICY, Fallback
-from .protocols import LearningPolicy, learning
+from .errors import CompileForbidden, PolicyArgumentError
+from .interpreted import REASON_BACKGROUND, REASON_POLICY, Fallback, describe_types
+from .protocols import Account, LearningPolicy, learning
 from .records import Records, SignatureRecord
 
 _JIT, _INTERPRETER = Action.JIT, Action.INTERPRETER
 _RAISE_EXCEPTION, _BACKGROUND_JIT = Action.RAISE_EXCEPTION, Action.BACKGROUND_JIT
 _FINGERPRINTED, _granted = argtypes.FINGERPRINTED, permission.granted
 _listeners, _JIT_EXECUTION = events.listeners, events.JIT_EXECUTION
+_stance, REASON_INTERPRET = stances.state, stances.REASON_INTERPRET
 
 
 class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
@@ -43,6 +56,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     _numba_can_compile = True
     # The signatures given ahead of time, once compilation is disabled.
     _declared: frozenset[tuple[types.Type, ...]] | None = None
+    # Declared signatures not compiled yet (``declare``: lazy signatures).
+    _waiting = declared.Waiting()
 
     def __init__(
         self,
@@ -95,7 +110,25 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             # Compilation is disabled once the explicit signatures are in
             # (decoration, unpickling); overloads the policy adds later are
             # matched exactly, never converted to (see _convert).
-            self._declared = frozenset(self.overloads)
+            self._declared = frozenset(self.overloads) | frozenset(self._waiting)
+
+    def declare(self, sigs: list[Any]) -> None:
+        """Take *sigs* as the explicit signatures, each compiled when a call or
+        a caller's compile first needs it (lazy signatures)."""
+        self._waiting = declared.Waiting.of(sigs)
+        self._can_compile = False
+
+    def _compile_waiting(self, wanted: Any) -> None:
+        """Compile the declared signature calls of types *wanted* run as
+        (``declared.ALL``: every one still waiting)."""
+        with permission.on_request(id(self)):
+            every, typing = self._declared or (), (self._tm, self.typingctx)
+            self._waiting.compile(wanted, self.compile, *typing, every)
+
+    def get_call_template(self, args: Any, kws: Any) -> Any:
+        if self._waiting:  # a caller's compile needs one of them
+            self._compile_waiting(tuple(self._compiler.fold_argument_types(args, kws)[1]))
+        return super().get_call_template(args, kws)
 
     def enable_caching(self) -> None:
         try:
@@ -125,6 +158,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         return pickling.reduce(id(self), self._reduce_class(), self._reduce_states())
 
     def _reduce_states(self) -> dict[str, Any]:
+        if self._waiting:  # a rebuilt dispatcher declares what this one compiled
+            self._compile_waiting(declared.ALL)
         states, cached = super()._reduce_states(), bool(self._disk)
         return pickling.states(self, states, self._declared, cached, self._records, self._outgoing)
 
@@ -148,11 +183,13 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
 
     def compile(self, sig: Any) -> Any:
         """Numba's ``compile``, using compiled code a pickle brought first."""
-        if self._incoming.code:
-            args, _ = sigutils.normalize_signature(sig)
-            cres = self._install_shipped(tuple(args))
-            if cres is not None:
-                return cres.entry_point
+        folded = tuple(sigutils.normalize_signature(sig)[0])
+        cres = self._install_shipped(folded) if self._incoming.code else None
+        if cres is not None:
+            return cres.entry_point
+        if _stance.current is not None and _stance.current.forbids_compiles:
+            if folded not in self.overloads and self._load_from_disk(folded) is None:
+                raise CompileForbidden.of(self.py_func.__qualname__, describe_types(folded))
         return super().compile(sig)
 
     def _install_shipped(self, folded: tuple[types.Type, ...]) -> Any:
@@ -186,7 +223,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             record.disk_stamp is not None and record.disk_stamp != self._disk.stamp()
         ):
             record = self._resolve(key, args)
-        if record.entry is not None:
+        stance = _stance.current  # read once: another thread may switch it
+        if record.entry is not None and (stance is None or not self._interprets(stance)):
             return self._run_compiled(record.entry, args)
         if _granted and (id(self), threading.get_ident()) in _granted:
             # numba.literally: Numba's miss path calls back with literal types.
@@ -195,7 +233,14 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         if record.pending is not None:
             compiles.let_compile_run()
             return self._interpreter.run(self, record, call_args, REASON_BACKGROUND)
-        policy, account = self._use_jit, None
+        policy, account, reason = self._use_jit, None, REASON_POLICY
+        if stance is not None:  # the stance's policy stands in for a missing one
+            if self._interprets(stance):
+                return self._interpreter.run(self, record, call_args, REASON_INTERPRET)
+            if policy is None and self._numba_can_compile and not self.why_compiled():
+                policy, reason = stance.policy_for(self), stance.reason
+                account = self._account(learning(policy), record, call_args)
+                policy = account or policy
         if policy is None:
             action = _RAISE_EXCEPTION if not self._numba_can_compile else _JIT
         else:
@@ -208,14 +253,15 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             except PolicyArgumentError as exc:  # a ready-made policy's: name the function
                 raise exc.of(self.py_func.__qualname__) from None
         if action is _INTERPRETER:
-            return self._interpreter.run(self, record, call_args, REASON_POLICY, account)
+            return self._interpreter.run(self, record, call_args, reason, account)
         if action is _RAISE_EXCEPTION:
             self._explain_matching_error(*args)  # raises
         if action is not _JIT and action is not _BACKGROUND_JIT:
             raise not_an_action(self.py_func.__qualname__, action)
         if record.failure is not None:  # compiling these types failed before
             return self._interpreter.run(self, record, call_args, record.failure)
-        if (action is _JIT and not self.background) or record.needs_values:
+        forbids = stance is not None and stance.forbids_compiles  # _jit raises
+        if (action is _JIT and not self.background) or record.needs_values or forbids:
             return self._jit(record, args, call_args)
         queue, host = compiles.run_then_queue, self._compile_host
         return queue(self, self._interpreter, self._records, record, call_args, host)
@@ -228,7 +274,11 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         folded = record.folded_types = argtypes.folded_types(args)  # the key may be classes
         cres = self.overloads.get(folded)
         if cres is None and not self._numba_can_compile:
-            cres = self._convert(folded)
+            if self._waiting:
+                if _stance.current is not None and self._interprets(_stance.current):
+                    return record  # unresolved: compile what it waits for when it runs compiled
+                self._compile_waiting(folded)
+            cres = self.overloads.get(folded) or self._convert(folded)
         if cres is None and self._incoming.code:
             cres = self._install_shipped(folded)
         if cres is None:
@@ -245,10 +295,10 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         """With explicit signatures, the declared overload Numba's C dispatcher
         converts these types to, entered in the C table (``conversions``).  An
         ambiguous one raises as in Numba, or is a miss for the policy."""
-        declared = [c for k, c in self.overloads.items() if k in (self._declared or ())]
+        given = [c for k, c in self.overloads.items() if k in (self._declared or ())]
         fallback, raise_for = not self.targetoptions.get("nopython"), self.py_func
         cres = conversions.convert(
-            self._tm, self.typingctx, declared, folded, can_fallback=fallback,
+            self._tm, self.typingctx, given, folded, can_fallback=fallback,
             raise_for=raise_for if self.use_jit is None else None,
         )  # fmt: skip
         if cres is not None:
@@ -262,6 +312,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         try:
             with permission.on_request(id(self)):
                 entry = super()._compile_for_args(*args)
+        except CompileForbidden:
+            raise
         except Exception as exc:
             if self.on_compile_error is not _INTERPRETER:
                 raise
@@ -277,6 +329,17 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             data = {"dispatcher": self, "args": call_args}
             return events.already_ran(events.run_with_event(_JIT_EXECUTION, data, entry, args))
         return entry
+
+    def _account(
+        self, learner: LearningPolicy | None, record: Any, call_args: Any
+    ) -> Account | None:
+        """The learning policy's account of these calls' types, opened once."""
+        if learner is None:
+            return None
+        return record.account or self._interpreter.open_account(learner, self, record, call_args)
+
+    def _interprets(self, stance: stances.Stance) -> bool:
+        return stance.interprets_all and not self.why_compiled()
 
     def _compile_host(self) -> compiles.CompileHost:
         install, pipeline = partial(self._install_foreign, save=True), self._compiler.pipeline_class
@@ -294,6 +357,14 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         self.wait_compiled()
         self._incoming.code.clear()
         super().recompile()
+
+    def why_compiled(self) -> str | None:
+        """Why no stance runs this function in the interpreter; None if they may."""
+        return interpretable.why_not(self.py_func, self.targetoptions, _stance.interpret_fastmath)
+
+    def interpreted_seconds(self) -> float | None:
+        """Seconds of interpreted calls, as far as a learning policy timed them."""
+        return interpreted.seconds(self._records)
 
     def fallbacks(self) -> list[Fallback]:
         """Per argument-type signature and reason, the calls that were interpreted."""

@@ -28,6 +28,17 @@ class PolicyArgumentError(TypeError):
         return PolicyArgumentError(f"use_jit of {name}: {self}")
 
 
+class CompileForbidden(RuntimeError):
+    """A compile was asked for under the ``fail_on_compile`` stance."""
+
+    @classmethod
+    def of(cls, name: str, argtypes: str) -> CompileForbidden:
+        return cls(
+            f"{name} would compile for ({argtypes}) under the fail_on_compile stance "
+            "(a load from the disk cache or of shipped code is not a compile)"
+        )
+
+
 def warn_caller(message: str, category: type[Warning]) -> None:
     """Warn as if from the first frame outside this package: the user's call,
     however many of our frames lie between (the count is found, not written

@@ -164,6 +164,13 @@ def fallbacks(records: Records) -> list[Fallback]:
     return [Fallback(signature, reason, n) for (signature, reason), n in calls.items()]
 
 
+def seconds(records: Records) -> float | None:
+    """The interpreted seconds learning policies timed, None if none did."""
+    timed = [getattr(r.account, "interpreted", None) for r in records.all()]
+    found = [t for t in timed if isinstance(t, float)]
+    return sum(found) if found else None
+
+
 def count_of(counter: itertools.count[int]) -> int:
     """How many times ``next()`` was called on *counter*.  ``next`` on an
     ``itertools.count`` is one atomic step under the GIL, where ``+= 1`` on

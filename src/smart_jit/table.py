@@ -4,12 +4,13 @@ The C dispatcher runs a call itself when its table holds an entry for the
 argument types.  A dispatcher's table holds its overloads and the
 conversions to declared signatures it found on misses (``conversions``).
 
-A matched call never leaves C, so it cannot fire ``jit_execution``.  While
-that event has listeners (``events.watch_jit_listeners``), every table is
-kept empty: each call then misses, and the miss path fires the event
-(event mode).  The switch walks every live table under ``lock``, which also
-guards each change of a table; it is taken inside Numba's compiler lock,
-never around it.
+A matched call never leaves C, so it cannot fire ``jit_execution``, nor
+run the Python function instead.  While some part of the package needs every
+call in Python (``route_through_python``: the event while it has listeners,
+the ``interpret`` stance), every table is kept empty: each call then misses,
+and the miss path does what that part needs (event mode).  The switch walks
+every live table under ``lock``, which also guards each change of a table;
+it is taken inside Numba's compiler lock, never around it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ _insert = _CDispatcher._insert  # type: ignore[attr-defined]
 _clear = _CDispatcher._clear  # type: ignore[attr-defined]
 
 lock = forksafe.lock()
-_event_mode = False
+_event_mode = False  # == bool(_reasons), read on every table change
+# Why every call is routed through Python now: one name per part that asks.
+_reasons: set[str] = set()
 # id -> a weak reference to each live table, whose callback removes it.  A
 # plain dict, copied (one C call) before it is walked: the callback of a
 # table dying with its dispatcher on another thread may run at any point of
@@ -88,19 +91,36 @@ def _forget_dead_dispatcher(key: int, _ref: Any) -> None:
     _live.pop(key, None)
 
 
-def set_event_mode(active: bool) -> None:
-    """Route matched calls through Python while ``jit_execution`` has
-    listeners.  If a table cannot be refilled, every table is put back as it
-    was and the error propagates (the listener is then not installed)."""
+def route_through_python(reason: str, active: bool) -> None:
+    """Route every matched call through the miss path while any *reason* is
+    active.  If a table cannot be refilled, every table is put back as it
+    was and the error propagates (the reason is then not recorded)."""
     global _event_mode
     with lock:
-        previous, _event_mode = _event_mode, active
+        previous = set(_reasons)
+        (_reasons.add if active else _reasons.discard)(reason)
+        _event_mode = bool(_reasons)
+        if _event_mode == bool(previous):
+            return
         try:
             _refill_every_table()
         except BaseException:
-            _event_mode = previous
+            _reasons.clear()
+            _reasons.update(previous)
+            _event_mode = bool(previous)
             _refill_every_table(tolerant=True)
             raise
+
+
+def set_event_mode(active: bool) -> None:
+    """Route matched calls through Python while ``jit_execution`` has listeners."""
+    route_through_python("jit_execution has listeners", active)
+
+
+def owners() -> list[Any]:
+    """Every live dispatcher that has a table."""
+    found = (ref() for ref in _live.copy().values())
+    return [owner for owner in (t._owner() for t in found if t is not None) if owner is not None]
 
 
 def _refill_every_table(tolerant: bool = False) -> None:
