@@ -175,7 +175,10 @@ def test_fail_on_compile_forbids_the_compile_a_caller_asks_for():
     def caller(a):
         return callee(a) + 1
 
-    with set_stance("fail_on_compile"), pytest.raises(CompileForbidden):
+    # Numba 0.68 lets the error through the caller's typing as it is; older
+    # minors (0.59) wrap it in a TypingError that carries its text.
+    refused = (CompileForbidden, numba.core.errors.TypingError)
+    with set_stance("fail_on_compile"), pytest.raises(refused, match="square would compile"):
         caller(2)
 
 
