@@ -68,8 +68,14 @@ def convert(
 
 def _index(tm: Any, argtypes: tuple[Any, ...], declared: Sequence[Any]) -> Any:
     """The index of the overload Numba's type manager picks, None, or AMBIGUOUS."""
+    return index_among(tm, argtypes, [c.signature.args for c in declared])
+
+
+def index_among(tm: Any, argtypes: tuple[Any, ...], candidates: Sequence[Any]) -> Any:
+    """The index among *candidates* (argument types) that Numba's type
+    manager converts *argtypes* to, None, or AMBIGUOUS."""
     try:
-        return tm.select_overload(argtypes, [c.signature.args for c in declared], True, False)
+        return tm.select_overload(argtypes, candidates, True, False)
     except TypeError as exc:  # "No compatible overload" or "Ambiguous overloading"
         return AMBIGUOUS if "mbiguous" in str(exc) else None
 

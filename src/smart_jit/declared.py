@@ -14,6 +14,8 @@ from typing import Any, Final
 
 from numba.core import sigutils
 
+from . import conversions
+
 # More than one declared signature is equally good: compile them all, so
 # that Numba's own look-up raises its ambiguity error.
 ALL: Final[Any] = object()
@@ -65,8 +67,7 @@ def choose(
     candidates = list(declared)
     for args in candidates:
         typingctx.install_possible_conversions(argtypes, args)
-    try:
-        index = tm.select_overload(argtypes, candidates, True, False)
-    except TypeError as exc:  # "No compatible overload" or "Ambiguous overloading"
-        return ALL if "mbiguous" in str(exc) else None
-    return candidates[index]
+    index = conversions.index_among(tm, argtypes, candidates)
+    if index is conversions.AMBIGUOUS:
+        return ALL
+    return None if index is None else candidates[index]

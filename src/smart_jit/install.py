@@ -19,6 +19,7 @@ from typing import Any
 
 import numba
 import numba.core.decorators as numba_decorators
+from numba.core import sigutils
 from numba.core.dispatcher import Dispatcher
 from numba.core.errors import NumbaWarning
 
@@ -105,7 +106,7 @@ def _replacement(numba_jit: Callable[..., Any], nopython: bool | None) -> Callab
         if _numbas_own(sys._getframe(1), options):
             return numba_jit(signature_or_function, **numba_options)
         if nopython is not None:
-            options.pop("forceobj", None)  # njit warns of it and ignores it, as Numba's
+            options.pop("forceobj", None)  # (False here: forceobj=True went to Numba above)
             options["nopython"] = nopython
         smart_options = dict(options, cache=cache, boundscheck=boundscheck, lazy=_options["lazy"])
         smart_options.update(locals=dict(locals or {}), pipeline_class=pipeline_class)
@@ -127,8 +128,6 @@ def _replacement(numba_jit: Callable[..., Any], nopython: bool | None) -> Callab
 
 
 def _is_signatures(value: Any) -> bool:
-    from numba.core import sigutils
-
     return isinstance(value, list) or sigutils.is_signature(value)
 
 

@@ -21,8 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from . import table
@@ -154,23 +153,14 @@ class set_stance:  # noqa: N801  # a function to its users, as torch's set_stanc
 
     def __call__(self, func: F) -> F:
         _switch(*self._replaced)  # a decorator switches per call, not now
-        new, fastmath = self._new, self._fastmath
+        name, fastmath = name_of(self._new), self._fastmath
 
         @functools.wraps(func)
         def with_stance(*args: Any, **kwargs: Any) -> Any:
-            with _switched(new, fastmath):
+            with set_stance(name, interpret_fastmath=fastmath):
                 return func(*args, **kwargs)
 
         return with_stance  # type: ignore[return-value]
-
-
-@contextmanager
-def _switched(new: Stance | None, interpret_fastmath: bool) -> Iterator[None]:
-    replaced = _switch(new, interpret_fastmath)
-    try:
-        yield
-    finally:
-        _switch(*replaced)
 
 
 def current_name() -> str:
