@@ -129,3 +129,12 @@ def call_path(request):
         yield request.param
     finally:
         table.route_through_python("the call_path fixture", False)
+
+
+@pytest.fixture(params=["process", "thread"])
+def compile_mode(request, monkeypatch):
+    """Background compiles in the compile process, or on the worker thread."""
+    from smart_jit import compile_process
+
+    monkeypatch.setenv(compile_process.MODE_VARIABLE, request.param)
+    return request.param

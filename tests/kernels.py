@@ -124,3 +124,23 @@ def recursive_functions(decorate):
         return False if n == 0 else is_even(n - 1)
 
     return fact, is_even, is_odd
+
+
+@jit
+def square(a):
+    """No policy of its own: what it does on a miss is the stance's."""
+    return a * a
+
+
+def set_stance_here(name):
+    """In a worker: switch this process's stance; the stance now in force."""
+    from smart_jit import set_stance
+    from smart_jit.stances import current_name
+
+    set_stance(name)
+    return current_name()
+
+
+def square_here(a):
+    """In a worker: ``square(a)`` and how many signatures it has compiled there."""
+    return square(a), len(square.signatures)

@@ -4,18 +4,21 @@ answers (compiled) and Python's (interpreted)."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
 import threading
+from concurrent.futures import Future
 
 import numba
 import numpy as np
 import pytest
 from conftest import PATIENCE, compiles_during, run_threads
 
-from smart_jit import Action, CompileForbidden, jit, set_stance
+from smart_jit import Action, CompileForbidden, background, compile_process, jit, set_stance
 from smart_jit.interpreted import REASON_BACKGROUND, REASON_POLICY
+from smart_jit.records import Records
 from smart_jit.stances import REASON_ADAPTIVE, REASON_INTERPRET, STANCES, current_name
 
 
@@ -312,3 +315,73 @@ def test_an_unknown_smart_jit_stance_fails_the_import_naming_the_variable():
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("ValueError: SMART_JIT_STANCE: unknown stance 'fastest'")
     assert "interpret" in last
+
+
+# -- stances with the compile process ------------------------------------------
+
+
+def test_background_compiles_in_the_compile_process_what_numba_compiles(monkeypatch):
+    monkeypatch.setenv(compile_process.MODE_VARIABLE, "process")
+    f = jit(square)
+    before = compile_process.outcomes["compiled"]
+    with set_stance("background"):
+        assert f(BIG) == BIG * BIG  # Python's answer while the server compiles
+        assert f.wait_compiled(PATIENCE)
+        assert compile_process.outcomes["compiled"] == before + 1, "the server compiled it"
+        assert f(BIG) == numba.njit(square)(BIG)
+    assert reasons(f) == {((numba.int64,), REASON_BACKGROUND): 1}
+
+
+@contextlib.contextmanager
+def background_worker_held():
+    """Hold the background worker in a job of its own until the block ends or
+    ``release()`` is called, so that compiles queued meanwhile run only
+    after that: a forced schedule."""
+    gate = threading.Event()
+    done: Future[None] = Future()
+    background.submit(Records(), done, gate.wait)
+
+    def release():
+        gate.set()
+        done.result(PATIENCE)
+
+    try:
+        yield release
+    finally:
+        release()
+
+
+def test_a_compile_queued_before_fail_on_compile_does_not_run_under_it(compile_mode):
+    """Thread or compile process alike: it is not remembered as a failure,
+    and the next call, which needs a compile, is refused while the stance
+    stands and compiles after it."""
+    f = jit(square)
+    with background_worker_held() as release:
+        with set_stance("background"):
+            assert f(BIG) == BIG * BIG  # queued behind the held job
+        with set_stance("fail_on_compile"):
+            release()
+            assert f.wait_compiled(PATIENCE)
+            assert f.signatures == [] and f._records.failures() == []
+            with pytest.raises(CompileForbidden, match="square"):
+                f(BIG)
+    assert f(BIG) == numba.njit(square)(BIG)
+    assert len(f.signatures) == 1
+
+
+def test_interpret_while_a_compile_is_pending_runs_python_then_the_overload(compile_mode):
+    f = jit(square)
+    with background_worker_held() as release:
+        with set_stance("background"):
+            assert f(BIG) == BIG * BIG
+        with set_stance("interpret"):
+            assert f(BIG) == BIG * BIG
+            release()
+            assert f.wait_compiled(PATIENCE)
+            assert f(BIG) == BIG * BIG, "interpret skips the overload that arrived"
+    assert len(f.signatures) == 1
+    assert f(BIG) == numba.njit(square)(BIG)
+    assert reasons(f) == {
+        ((numba.int64,), REASON_BACKGROUND): 1,
+        ((numba.int64,), REASON_INTERPRET): 2,
+    }

@@ -25,12 +25,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from numba.core import sigutils
 from numba.core.errors import ForceLiteralArg
 
-from . import forksafe, permission
-from .errors import NumbaInterpreterModeWarning
+from . import forksafe, permission, stances
+from .errors import CompileForbidden, NumbaInterpreterModeWarning
 from .interpreted import REASON_BACKGROUND, Interpreter, describe_failure, describe_types
-from .records import Records, SignatureRecord, claim_pending
+from .records import UNRESOLVED, Records, SignatureRecord, claim_pending
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -106,23 +107,47 @@ def run_then_queue(
             submit(records, future, compile_one, host(), record, record.folded_types)
 
 
-def compile_one(host: CompileHost, record: SignatureRecord, argtypes: tuple[Any, ...]) -> None:
-    """The job of one background compile: in the compile process where one
+def queue_declared(
+    records: Records, record: SignatureRecord, host: Callable[[], CompileHost], sig: Any
+) -> None:
+    """Queue the compile of the declared signature *sig* (lazy signatures)
+    for the calls of *record*, unless one is pending already: they are
+    served by the interpreter meanwhile, as ``Action.BACKGROUND_JIT`` serves
+    a miss."""
+    future = claim_pending(record)
+    if future is not None:
+        args, return_type = sigutils.normalize_signature(sig)
+        submit(records, future, compile_one, host(), record, tuple(args), return_type)
+
+
+def compile_one(
+    host: CompileHost, record: SignatureRecord, argtypes: tuple[Any, ...], return_type: Any = None
+) -> None:
+    """The job of one background compile, for *argtypes* (and the return
+    type a declared signature gives): in the compile process where one
     may be used, else on this thread.  A failure is remembered in *record*
     (and warned of under ``warn_on_fallback``); the record is no longer
-    pending once it returns."""
+    pending once it returns.  A compile that ``fail_on_compile`` refuses when
+    its turn comes is neither run nor a failure: the next call of these types
+    asks for it again."""
     from . import compile_process  # not at import: only background compiles need it
 
     try:
-        if not (compile_process.uses_process() and _compile_in_process(host, argtypes)):
+        in_process = compile_process.uses_process()
+        if not (in_process and _compile_in_process(host, argtypes, return_type)):
             with compiling_on_thread(), permission.on_request(id(host.owner)):
-                host.owner.compile(argtypes)
+                host.owner.compile(argtypes if return_type is None else return_type(*argtypes))
+    except CompileForbidden:
+        pass
     except ForceLiteralArg:
         # It asks for literal arguments (numba.literally): only a call's
         # values can be compiled for, as Numba's own miss path does.
         record.needs_values = True
     except Exception as exc:
         record.failure = describe_failure(exc)
+        # Resolved again at the next call: a declared signature that failed
+        # here compiles on the calling thread then, which raises its error.
+        record.disk_stamp = UNRESOLVED
         if host.owner.warn_on_fallback:
             warnings.warn(
                 f"{host.owner.py_func.__name__}{describe_types(argtypes)} not using JIT: "
@@ -134,7 +159,7 @@ def compile_one(host: CompileHost, record: SignatureRecord, argtypes: tuple[Any,
         record.pending = None
 
 
-def _compile_in_process(host: CompileHost, argtypes: tuple[Any, ...]) -> bool:
+def _compile_in_process(host: CompileHost, argtypes: tuple[Any, ...], return_type: Any) -> bool:
     """Compile in the compile process and install the result; False if the
     thread must compile instead."""
     from . import compile_process
@@ -142,8 +167,10 @@ def _compile_in_process(host: CompileHost, argtypes: tuple[Any, ...]) -> bool:
     owner = host.owner
     if argtypes in owner.overloads or host.load_from_disk(argtypes) is not None:
         return True  # another thread or process compiled it meanwhile
+    if stances.forbids_compiles():  # as the dispatcher's compile refuses on the thread
+        raise CompileForbidden.of(owner.py_func.__qualname__, describe_types(argtypes))
     request = compile_process.Request(
-        owner.py_func, owner.locals, owner.targetoptions, host.pipeline_class, argtypes
+        owner.py_func, owner.locals, owner.targetoptions, host.pipeline_class, argtypes, return_type
     )
     cres = compile_process.compile(request, owner.targetctx, announce_as=owner)
     if cres is not None:
@@ -157,7 +184,7 @@ def _compile_in_process(host: CompileHost, argtypes: tuple[Any, ...]) -> bool:
 # calls) and must win it back each time: a serving thread that never yields
 # hands it over only every switch interval (5 ms by default), which starves
 # the compile; yielding on every call slows quick calls instead.  The value
-# is chosen by benchmarks/background.py (README, "Background compilation").
+# is chosen by benchmarks/background.py (docs/guide/background.md).
 YIELD_INTERVAL = 0.0005
 _thread_compiles = 0  # compiles running on the worker thread (0 or 1)
 _next_yield = 0.0

@@ -111,6 +111,7 @@ class Request(NamedTuple):
     targetoptions: dict[str, Any]
     pipeline_class: type
     argtypes: tuple[Any, ...]
+    return_type: Any = None  # a declared signature's; None: Numba infers it
 
 
 def compile(request: Request, targetctx: Any, announce_as: Any) -> Any:
@@ -157,7 +158,7 @@ def compile(request: Request, targetctx: Any, announce_as: Any) -> Any:
     details = {
         "dispatcher": announce_as,
         "args": argtypes,
-        "return_type": None,
+        "return_type": request.return_type,
         "compile_process": True,
     }
     try:
@@ -562,7 +563,9 @@ def _compile_request(request: bytes) -> tuple[str, Any, list[Any]]:
             sys.path[:] = path
             importlib.invalidate_caches()
         _stand_in_for_home(home)  # before anything could import it from disk
-        py_func, locals, targetoptions, pipeline_class, argtypes, state = pickle.loads(payload)
+        py_func, locals, targetoptions, pipeline_class, argtypes, returns, state = pickle.loads(
+            payload
+        )
         _fill_stand_in(py_func)
         _set_module_state(state)
     except Exception as exc:
@@ -571,7 +574,7 @@ def _compile_request(request: bytes) -> tuple[str, Any, list[Any]]:
         warnings.simplefilter("always")
         try:
             dispatcher = CPUDispatcher(py_func, locals, targetoptions, pipeline_class)
-            dispatcher.compile(argtypes)
+            dispatcher.compile(argtypes if returns is None else returns(*argtypes))
             cres = dispatcher.overloads[tuple(argtypes)]
         except Exception as exc:
             return ("failed", f"{type(exc).__name__}: {exc}", [])

@@ -50,6 +50,14 @@ class Waiting(dict[tuple[Any, ...], Any]):
                 compile_one(sig)
                 self.pop(key, None)  # after: a failed compile keeps it declared
 
+    def chosen(
+        self, tm: Any, typingctx: Any, declared: Iterable[tuple[Any, ...]], argtypes: Any
+    ) -> Any:
+        """The waiting signature calls of types *argtypes* run as; None if
+        none waits for them or the choice is ambiguous."""
+        chosen = choose(tm, typingctx, self, declared, argtypes)
+        return None if chosen is None or chosen is ALL else self.get(chosen)
+
 
 def choose(
     tm: Any,

@@ -141,6 +141,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     def add_overload(self, cres: Any) -> None:
         shipping.serve_local_processes(type(self))  # (at a first compile: see there)
         folded = tuple(cres.signature.args)
+        self._waiting.pop(folded, None)  # a declared signature, compiled however it was
         with table.lock:
             self.overloads[folded] = cres
             self._records.forget_resolutions()
@@ -187,7 +188,7 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         cres = self._install_shipped(folded) if self._incoming.code else None
         if cres is not None:
             return cres.entry_point
-        if _stance.current is not None and _stance.current.forbids_compiles:
+        if stances.forbids_compiles():
             if folded not in self.overloads and self._load_from_disk(folded) is None:
                 raise CompileForbidden.of(self.py_func.__qualname__, describe_types(folded))
         return super().compile(sig)
@@ -224,19 +225,20 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         ):
             record = self._resolve(key, args)
         stance = _stance.current  # read once: another thread may switch it
-        if record.entry is not None and (stance is None or not self._interprets(stance)):
+        interprets = stance is not None and self._interprets(stance)
+        if record.entry is not None and not interprets:
             return self._run_compiled(record.entry, args)
         if _granted and (id(self), threading.get_ident()) in _granted:
             # numba.literally: Numba's miss path calls back with literal types.
             return super()._compile_for_args(*args, **kws)
         call_args = args if self._plain_args else self._interpreter.call_values(args)
+        if interprets:
+            return self._interpreter.run(self, record, call_args, REASON_INTERPRET)
         if record.pending is not None:
             compiles.let_compile_run()
             return self._interpreter.run(self, record, call_args, REASON_BACKGROUND)
         policy, account, reason = self._use_jit, None, REASON_POLICY
         if stance is not None:  # the stance's policy stands in for a missing one
-            if self._interprets(stance):
-                return self._interpreter.run(self, record, call_args, REASON_INTERPRET)
             if policy is None and self._numba_can_compile and not self.why_compiled():
                 policy, reason = stance.policy_for(self), stance.reason
                 account = self._account(learning(policy), record, call_args)
@@ -275,8 +277,8 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         cres = self.overloads.get(folded)
         if cres is None and not self._numba_can_compile:
             if self._waiting:
-                if _stance.current is not None and self._interprets(_stance.current):
-                    return record  # unresolved: compile what it waits for when it runs compiled
+                if self._waiting_served(_stance.current, record, folded):
+                    return record  # unresolved: resolved again when it runs compiled
                 self._compile_waiting(folded)
             cres = self.overloads.get(folded) or self._convert(folded)
         if cres is None and self._incoming.code:
@@ -290,6 +292,24 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         elif version == self._records.version:  # no overload came meanwhile
             record.disk_stamp = stamp
         return record
+
+    def _waiting_served(self, stance: Any, record: SignatureRecord, folded: Any) -> bool:
+        """Whether the calls of *record* run in the interpreter rather than
+        wait for a declared signature to compile now: under ``interpret``
+        (it compiles when they run compiled), or under ``background``, which
+        queues its compile (once; if it failed, it compiles now and raises)."""
+        if stance is None or self.why_compiled():
+            return False
+        if stance.interprets_all:
+            return True
+        if not stance.compiles_declared_in_background or record.failure is not None:
+            return False
+        if record.pending is not None:
+            return True
+        sig = self._waiting.chosen(self._tm, self.typingctx, self._declared or (), folded)
+        if sig is not None:
+            compiles.queue_declared(self._records, record, self._compile_host, sig)
+        return sig is not None
 
     def _convert(self, folded: tuple[types.Type, ...]) -> Any:
         """With explicit signatures, the declared overload Numba's C dispatcher

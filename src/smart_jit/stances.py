@@ -7,6 +7,8 @@ it once per call and asks nothing more of it in the default stance.
 
 - ``adaptive`` and ``background`` give a policy to each function without
   one of its own (``policy_for``): they choose for functions nobody chose for.
+  Under ``background``, a declared signature waiting for its first use
+  compiles in the background too, the calls that need it interpreted.
 - ``interpret`` and ``fail_on_compile`` apply to every function: they speak
   for the program.  ``interpret`` routes every call through the miss path
   (``table.route_through_python``) so that compiled overloads are skipped
@@ -40,6 +42,9 @@ class Stance:
     reason = ""  # why a call it interpreted ran in the interpreter
     interprets_all = False  # compiled overloads are skipped too
     forbids_compiles = False  # any compile raises CompileForbidden
+    # Explicit signatures waiting for their first use (lazy signatures)
+    # compile off the serving thread, the calls served by the interpreter.
+    compiles_declared_in_background = False
 
     def policy_for(self, dispatcher: Any) -> Callable[..., Action] | None:
         """The policy a function without a ``use_jit`` of its own follows."""
@@ -71,7 +76,7 @@ def _compile_in_background(*args: Any) -> Action:
 
 
 class _Background(Stance):
-    name = "background"
+    name, compiles_declared_in_background = "background", True
 
     def policy_for(self, dispatcher: Any) -> Callable[..., Action] | None:
         return _compile_in_background
@@ -161,6 +166,12 @@ class set_stance:  # noqa: N801  # a function to its users, as torch's set_stanc
                 return func(*args, **kwargs)
 
         return with_stance  # type: ignore[return-value]
+
+
+def forbids_compiles() -> bool:
+    """Whether the stance in force refuses every compile (``fail_on_compile``)."""
+    stance = state.current
+    return stance is not None and stance.forbids_compiles
 
 
 def current_name() -> str:
