@@ -55,16 +55,25 @@ class adaptive:
     """Interpret each argument-type signature until the time spent interpreting
     it reaches what compiling it is estimated to cost, then compile it.
 
+    Parameters
+    ----------
+    compile_cost : float, optional
+        Seconds a compile of this function costs, when you know better than
+        the estimate: by default, this function's earlier compiles in this
+        process when there are any, else a prediction from its bytecode.
+
+    Notes
+    -----
     ``jit(use_jit=adaptive())``: one instance per function, like
-    ``after_calls``.  The compile cost is this function's earlier compiles in
-    this process when there are any, else predicted from its bytecode
-    (``compile_costs``); *compile_cost* (seconds) overrides both.  A call
-    predicted to cost more than the compile by itself (a huge array, from the
-    time per element of earlier calls) compiles at once.
+    ``after_calls``.  A call predicted to cost more than the compile by
+    itself (a huge array, from the time per element of earlier calls)
+    compiles at once.  If the estimate is right, the total time is at most
+    twice that of the better of "compile at once" and "never compile" chosen
+    in hindsight (deterministic ski rental).
 
     Interpreted calls are timed by the dispatcher; used anywhere else (inside
     another policy), each call counts as its predicted cost.  Pickles its
-    options, not what it learned.
+    options, not what it learned.  ``report(f)`` shows what it learned.
     """
 
     def __init__(self, compile_cost: float | None = None) -> None:

@@ -11,7 +11,7 @@ The listener is installed when ``smart_jit.policies`` is first imported
 (``import smart_jit`` alone does not import it).
 
 A function that has not compiled yet has no record; ``estimate`` then predicts
-its cost from its bytecode.  Measured on Numba 0.68 (README, "Choosing a
+its cost from its bytecode.  Measured on Numba 0.68 (docs/guide/policies.md, "Choosing a
 policy"): the cost is mostly the library functions it calls (``np.sort``
 compiles a sort, ``np.sqrt`` on a scalar costs next to nothing), so the
 prediction counts those, calibrated by what compiles in this process actually

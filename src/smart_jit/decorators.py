@@ -62,22 +62,73 @@ def jit(
     boundscheck: bool | None = None,
     **options: Any,
 ) -> Any:
-    """Compile *func* like ``numba.jit``; on a call whose argument types no
-    compiled overload matches, ``use_jit(*args)`` decides what happens.
+    """``numba.jit`` with a per-call policy for calls no compiled overload matches.
 
-    Takes every ``numba.jit`` argument, plus:
+    Used as ``numba.jit`` is: ``@jit``, ``@jit(...)``, ``@jit("sig")``,
+    ``@jit([sigs], ...)`` or ``jit(...)(func)``.  A call whose argument types
+    match a compiled overload runs it in Numba's C dispatcher and never asks
+    the policy.  A call that matches none asks ``use_jit``.
 
-    - ``use_jit``: callable returning an :class:`Action` for one call.
-    - ``warn_on_fallback``: warn (``NumbaInterpreterModeWarning``) whenever a
-      call runs in the interpreter.
-    - ``on_compile_error``: ``Action.INTERPRETER`` runs the call in the
-      interpreter when compiling fails, and never retries those types.
-    - ``background``: a ``JIT`` decision compiles in the background while
-      the interpreter serves the call.
-    - ``lazy``: explicit signatures compile when a call (or a caller's
-      compile) first needs one, not now; dispatch among them is Numba's.
-      Errors in them surface at first use, and ``signatures`` lists the
-      compiled ones.  Object mode (``forceobj``) compiles them now.
+    Parameters
+    ----------
+    signature_or_function : function, str, Signature or list, optional
+        The function to compile, or explicit signatures compiled ahead of time
+        (then the decorator is returned), as for ``numba.jit``.
+    use_jit : callable, optional
+        The policy.  Called as ``use_jit(*values)`` on each call no compiled
+        overload matches, with one positional value per parameter of the
+        function, in order: keyword arguments moved to their positions,
+        omitted defaults filled in, a ``*args`` parameter expanded.  It must
+        return an :class:`Action`: ``Action.JIT`` (compile these types and
+        run compiled), ``Action.INTERPRETER`` (run the Python function),
+        ``Action.RAISE_EXCEPTION`` (Numba's ``TypeError: No matching
+        definition``) or ``Action.BACKGROUND_JIT`` (run the Python function
+        now, compile these types off the serving thread).  Anything else is
+        a ``TypeError`` naming the function and the value.  It may run on
+        several threads at once.  ``None`` (the default) behaves exactly as
+        ``numba.jit``.  The ready-made policies are in
+        :mod:`smart_jit.policies`.
+    warn_on_fallback : bool, default False
+        Warn ``NumbaInterpreterModeWarning`` on each call that runs in the
+        interpreter, naming the function, the argument types and the reason.
+    on_compile_error : Action or None, default None
+        ``Action.INTERPRETER``: when compiling fails, run the call in the
+        interpreter and never retry those types.  ``None``: Numba's error
+        propagates.  ``Action.RAISE_EXCEPTION`` is accepted and means the
+        same as ``None``.
+    background : bool, default False
+        Every ``Action.JIT`` decision becomes ``Action.BACKGROUND_JIT``;
+        without a ``use_jit``, a Numba that never blocks on the compiler.
+    lazy : bool, default False
+        Explicit signatures compile when a call (or a caller's compile) first
+        needs one, not at decoration; dispatch among them is Numba's.
+        Errors in them surface at first use, and ``signatures`` lists the
+        compiled ones.  Object mode (``forceobj``) compiles them at once.
+    locals, cache, pipeline_class, boundscheck, **options
+        Numba's options (``nopython``, ``forceobj``, ``parallel``,
+        ``fastmath``, ``nogil``, ``error_model``, ...), passed to Numba; an
+        option Numba does not know is a ``TypeError`` here.
+
+    Returns
+    -------
+    SmartDispatcher or callable
+        The dispatcher (a Numba ``CPUDispatcher``), or a decorator that
+        makes one when given signatures or options only.
+
+    Raises
+    ------
+    TypeError
+        At decoration: an unknown option, a ``use_jit`` that cannot take one
+        value per parameter, a policy given where it is not callable.
+
+    Examples
+    --------
+    >>> from smart_jit import Action, jit
+    >>> @jit(use_jit=lambda a: Action.JIT if a > 100 else Action.INTERPRETER)
+    ... def double(a):
+    ...     return 2 * a
+    >>> double(3), double.signatures
+    (6, [])
     """
     if signature_or_function is None:
         sigs = None
@@ -121,7 +172,11 @@ def jit(
 
 
 def njit(*args: Any, **kws: Any) -> Any:
-    """``jit`` in nopython mode, as ``numba.njit``."""
+    """:func:`jit` in nopython mode, as ``numba.njit``.
+
+    Takes what :func:`jit` takes; ``nopython`` and ``forceobj`` are ignored
+    with a ``RuntimeWarning``, as in Numba.
+    """
     if "nopython" in kws:
         warnings.warn("nopython is set for njit and is ignored", RuntimeWarning, stacklevel=2)
     if kws.pop("forceobj", None) is not None:

@@ -225,20 +225,21 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         ):
             record = self._resolve(key, args)
         stance = _stance.current  # read once: another thread may switch it
-        interprets = stance is not None and self._interprets(stance)
-        if record.entry is not None and not interprets:
+        if record.entry is not None and (stance is None or not self._interprets(stance)):
             return self._run_compiled(record.entry, args)
         if _granted and (id(self), threading.get_ident()) in _granted:
             # numba.literally: Numba's miss path calls back with literal types.
             return super()._compile_for_args(*args, **kws)
         call_args = args if self._plain_args else self._interpreter.call_values(args)
-        if interprets:
-            return self._interpreter.run(self, record, call_args, REASON_INTERPRET)
         if record.pending is not None:
+            if stance is not None and self._interprets(stance):  # its reason, not the compile's
+                return self._interpreter.run(self, record, call_args, REASON_INTERPRET)
             compiles.let_compile_run()
             return self._interpreter.run(self, record, call_args, REASON_BACKGROUND)
         policy, account, reason = self._use_jit, None, REASON_POLICY
         if stance is not None:  # the stance's policy stands in for a missing one
+            if self._interprets(stance):
+                return self._interpreter.run(self, record, call_args, REASON_INTERPRET)
             if policy is None and self._numba_can_compile and not self.why_compiled():
                 policy, reason = stance.policy_for(self), stance.reason
                 account = self._account(learning(policy), record, call_args)
@@ -368,7 +369,18 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     # -- what users call -----------------------------------------------------
 
     def wait_compiled(self, timeout: float | None = None) -> bool:
-        """Wait for this function's queued compiles; False if *timeout* passed first."""
+        """Wait for this function's queued background compiles.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait at most; by default, as long as they take.
+
+        Returns
+        -------
+        bool
+            True once none is queued, False if *timeout* passed first.
+        """
         return compiles.wait(self._records.pending(), timeout)
 
     def recompile(self) -> None:
@@ -387,5 +399,12 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         return interpreted.seconds(self._records)
 
     def fallbacks(self) -> list[Fallback]:
-        """Per argument-type signature and reason, the calls that were interpreted."""
+        """The calls that ran in the interpreter.
+
+        Returns
+        -------
+        list of Fallback
+            Per argument-type signature and reason: the signature, the
+            reason and how many calls.
+        """
         return interpreted.fallbacks(self._records)

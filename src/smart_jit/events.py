@@ -20,7 +20,12 @@ from numba.core import event
 
 from . import forksafe
 
+#: The ``numba.core.event`` kind of a call that ran compiled code; its data is
+#: ``{"dispatcher": f, "args": (...)}``.  Matched calls fire it only while a
+#: listener for it is installed.
 JIT_EXECUTION = "jit_execution"
+#: The ``numba.core.event`` kind of a call that ran in the interpreter; its
+#: data is ``{"dispatcher": f, "args": (...)}``.
 INTERPRETER_EXECUTION = "interpreter_execution"
 
 _registered = event._registered

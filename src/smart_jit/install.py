@@ -36,10 +36,23 @@ def install(stance: str | None = None, *, lazy: bool = True, warn: bool = True) 
     """Make ``numba.jit`` and ``numba.njit`` (and their ``numba.core.decorators``
     spellings) smart_jit's, for every function decorated after this call.
 
-    *stance*: switch to it as well (``set_stance``).  *lazy*: explicit
-    signatures compile when first needed, not at decoration.  Returns the
-    modules whose functions were jitted before, and stay Numba's; with
-    *warn*, a ``NumbaWarning`` names them.
+    What ``python -m smart_jit run`` does before the program starts.
+    Numba's own decorations, other targets and ``forceobj`` stay Numba's.
+
+    Parameters
+    ----------
+    stance : str, optional
+        Switch to this stance as well (:class:`~smart_jit.set_stance`).
+    lazy : bool, default True
+        Explicit signatures compile when first needed, not at decoration.
+    warn : bool, default True
+        Warn (``NumbaWarning``) naming the modules whose functions were
+        jitted before this call.
+
+    Returns
+    -------
+    list of str
+        The modules whose functions were jitted before, and stay Numba's.
     """
     if stance is not None:
         stances.set_stance(stance)
@@ -63,8 +76,10 @@ def install(stance: str | None = None, *, lazy: bool = True, warn: bool = True) 
 
 
 def uninstall() -> None:
-    """Give ``numba.jit`` and ``numba.njit`` back to Numba.  Functions
-    decorated meanwhile stay smart-jitted."""
+    """Give ``numba.jit`` and ``numba.njit`` back to Numba.
+
+    Functions decorated meanwhile stay smart-jitted.
+    """
     for (module, name), original in _originals.items():
         setattr(module, name, original)
     _originals.clear()

@@ -47,8 +47,12 @@ _INTERPRETER_EXECUTION = events.INTERPRETER_EXECUTION
 class Fallback(NamedTuple):
     """Calls with one argument-type signature that ran in the interpreter."""
 
+    #: The Numba types of the values the policy received.
     signature: tuple[types.Type, ...]
+    #: Why: ``use_jit returned Action.INTERPRETER``, ``compile failed: ...``,
+    #: ``compiling in the background``, ``the stance is interpret``, ...
     reason: str
+    #: How many calls.
     calls: int
 
 

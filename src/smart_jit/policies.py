@@ -48,7 +48,19 @@ class _ArgumentPolicy:
 
 
 class always:
-    """Always the same action: ``always(Action.INTERPRETER)``."""
+    """Always the same action.
+
+    Parameters
+    ----------
+    action : Action
+        What every call no overload matches gets.
+
+    Examples
+    --------
+    >>> from smart_jit import Action
+    >>> always(Action.INTERPRETER)(1.5)
+    <Action.INTERPRETER: 'interpreter'>
+    """
 
     def __init__(self, action: Action) -> None:
         if type(action) is not Action:
@@ -65,9 +77,25 @@ class always:
 class min_size(_ArgumentPolicy):
     """JIT when argument *arg* has at least *n* elements, interpret otherwise.
 
+    Parameters
+    ----------
+    n : int
+        The smallest size that compiles (a non-negative int).
+    arg : int, default 0
+        Which argument to size, by position.
+
+    Notes
+    -----
     The size is ``.size`` for arrays and ``len()`` for other sized values; the
-    seed's ``sum_fast`` rule is ``min_size(100_001)``.  A value with neither is
-    a ``TypeError`` naming the policy, the function and the value.
+    seed's ``sum_fast`` rule is ``min_size(100_001)``.  A value with neither
+    raises :class:`~smart_jit.PolicyArgumentError` (a ``TypeError``) naming
+    the policy, the function and the value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> min_size(1_000)(np.ones(10))
+    <Action.INTERPRETER: 'interpreter'>
     """
 
     def __init__(self, n: int, arg: int = 0) -> None:
@@ -95,6 +123,13 @@ class after_calls:
     """Tiered compilation: interpret the first *n* calls of each argument-type
     signature, then JIT.
 
+    Parameters
+    ----------
+    n : int
+        Calls interpreted per signature (a non-negative int).
+
+    Notes
+    -----
     The count is per policy object: give each function its own.  Exactly *n*
     calls per signature are interpreted even when threads race (one
     ``itertools.count`` per signature, whose ``next`` is atomic: no lock, so
@@ -124,11 +159,26 @@ class after_calls:
 class by_type(_ArgumentPolicy):
     """Decide by the Python type of argument *arg* (``isinstance``).
 
-    ``by_type(jit=(int,), raise_exception=(str,), otherwise=Action.INTERPRETER)``
-    is the seed's ``double`` rule; a single type may stand for a tuple of one
-    (``jit=int``).  Types are tried in the order jit, interpreter,
-    raise_exception.  *otherwise* is an Action or another policy, which then
-    decides the remaining calls: ``otherwise=min_size(1000)``.
+    Parameters
+    ----------
+    jit, interpreter, raise_exception : type or tuple of types, default ()
+        The types that get ``Action.JIT``, ``Action.INTERPRETER`` and
+        ``Action.RAISE_EXCEPTION``, tried in that order; a single type may
+        stand for a tuple of one.
+    otherwise : Action or policy, default Action.RAISE_EXCEPTION
+        What the other calls get: an Action, or another policy that then
+        decides them (``otherwise=min_size(1000)``).
+    arg : int, default 0
+        Which argument to look at, by position.
+
+    Examples
+    --------
+    The seed's ``double`` rule:
+
+    >>> from smart_jit import Action
+    >>> rule = by_type(jit=int, raise_exception=str, otherwise=Action.INTERPRETER)
+    >>> rule(3), rule(4.4)
+    (<Action.JIT: 'jit'>, <Action.INTERPRETER: 'interpreter'>)
     """
 
     def __init__(

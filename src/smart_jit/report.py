@@ -11,10 +11,24 @@ SHOWN = 40  # rows of the program-wide report; the rest are counted in one line
 
 
 def report(func: Any = None) -> str:
-    """A table of ``func.fallbacks()``: per argument types and reason, the calls
-    that ran in the interpreter, most frequent first; then what the policy
-    learned, if it reports (``policies.adaptive``).  Without *func*: the
-    program-wide report (``program_report``)."""
+    """Why calls ran in the interpreter, as a table.
+
+    Parameters
+    ----------
+    func : SmartDispatcher, optional
+        A smart-jitted function.  Without it, the program-wide report.
+
+    Returns
+    -------
+    str
+        For *func*: ``func.fallbacks()`` per argument types and reason, the
+        calls that ran in the interpreter, most frequent first; then what
+        its policy learned, if it reports (``policies.adaptive``).  Without
+        *func*: one row per smart-jitted function of the program (compile
+        seconds and count, compiled signatures, interpreted calls and
+        seconds, why it is never interpreted), sorted by time, the first
+        40, then totals.
+    """
     if func is None:
         return program_report()
     name = getattr(getattr(func, "py_func", func), "__qualname__", repr(func))

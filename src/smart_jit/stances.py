@@ -140,9 +140,34 @@ class set_stance:  # noqa: N801  # a function to its users, as torch's set_stanc
     Called, it switches now, for the whole process.  As a context manager,
     it switches back to the stance it replaced on exit.  As a decorator, it
     switches for the duration of each call of the function, not at
-    decoration.  ``interpret_fastmath=True`` lets ``interpret`` (and the
-    other stances) run ``fastmath`` functions in Python as well, accepting
-    that a reassociated sum may differ.
+    decoration.  Thread-safe; ``SMART_JIT_STANCE`` selects one at import.
+
+    Parameters
+    ----------
+    name : str
+        ``"default"`` (Numba's behaviour, or each function's ``use_jit``),
+        ``"adaptive"`` (``policies.adaptive()`` for each function without a
+        policy), ``"background"`` (misses served by the interpreter while
+        they compile off the serving thread), ``"interpret"`` (every call
+        runs the Python function, compiled overloads too) or
+        ``"fail_on_compile"`` (any compile raises
+        :class:`~smart_jit.CompileForbidden`).
+    interpret_fastmath : bool, default False
+        Let the stances run ``fastmath`` functions in Python as well,
+        accepting that a reassociated sum may differ.
+
+    Raises
+    ------
+    ValueError
+        An unknown *name*; the message lists the stances.
+
+    Examples
+    --------
+    >>> from smart_jit import jit, set_stance
+    >>> square = jit(lambda a: a * a)
+    >>> with set_stance("interpret"):
+    ...     square(2**40)
+    1208925819614629174706176
     """
 
     def __init__(self, name: str, *, interpret_fastmath: bool = False) -> None:
