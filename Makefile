@@ -1,18 +1,33 @@
 # The first two targets are all a fresh machine needs: `make demo`, `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# What is installed in the environment: the package with Numba and NumPy
+# (all `make demo` needs), then the tools for tests, lint, benchmarks and the
+# matrix (`make test` and the rest), then the documentation's.
+BASE := $(VENV)/.base
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs
 
 NOX := $(VENV)/bin/nox
 
-.PHONY: demo test test-fast lint bench test-matrix test-corners test-corners-a test-corners-b \
+.PHONY: demo test test-fast lint docs docs-results bench test-matrix test-corners test-corners-a test-corners-b \
 	test-table test-numba test-downstream test-downstream-quick ci-lanes ci-lane-a ci-lane-b clean
 
-demo: $(STAMP)
+demo: $(BASE)
 	$(PY) examples/sum_fast.py
 
 test: $(STAMP) lint
 	$(PY) -m pytest -q
+
+# The documentation site (docs/), warnings as errors and every reference
+# resolved; HTML in docs/_build/html.
+docs: $(DOCS_STAMP)
+	$(PY) -m sphinx -W -n --keep-going -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
+# The benchmarks' latest results (make bench) become the performance page's.
+docs-results:
+	cp .bench/*.json docs/results/
 
 # The unit layer for developers: everything but the end-to-end tests marked
 # slow (forks, process pools, Dask clusters, the wheel, the examples).
@@ -20,8 +35,8 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks examples noxfile.py
-	$(VENV)/bin/ruff format --check src tests benchmarks examples noxfile.py
+	$(VENV)/bin/ruff check src tests benchmarks examples noxfile.py docs
+	$(VENV)/bin/ruff format --check src tests benchmarks examples noxfile.py docs
 	$(VENV)/bin/mypy --strict src
 
 # Every Numba minor 0.59-0.68 on Python 3.11, and the newest Numba on Python
@@ -84,11 +99,23 @@ bench: $(STAMP)
 	$(PY) benchmarks/downstream.py || status=1; \
 	exit $$status
 
-$(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+$(BASE): pyproject.toml
+	@echo "Installing numba-smartjit with Numba and NumPy into $(VENV) (about 300 MB;"
+	@echo "a minute on a fresh machine, most of it downloading Numba, llvmlite and NumPy)."
+	@start=$$(date +%s); \
+	python3 -m venv $(VENV) && \
+	$(PY) -m pip install --quiet --upgrade pip && \
+	$(PY) -m pip install --progress-bar on -e . && \
+	echo "Installed in $$(( $$(date +%s) - start )) s." && touch $(BASE)
+
+$(STAMP): $(BASE)
+	@echo "Installing the test, lint, benchmark and matrix tools (pytest, Dask, mypy, ...)."
 	$(PY) -m pip install --quiet -e '.[test,lint,bench,matrix]'
 	touch $(STAMP)
 
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
 clean:
-	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache .hypothesis dist
+	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache .hypothesis dist docs/_build docs/_generated

@@ -9,7 +9,7 @@ and this Numba (least squares on log(predicted / actual)), to compare with the
 ones in ``src/smart_jit/compile_costs.py``.
 
 Run: ``make bench`` (or ``python benchmarks/compile_costs.py``).  Reports only:
-no target (README, "Choosing a policy").
+no target (docs/guide/policies.md, "Choosing a policy").
 """
 
 from __future__ import annotations

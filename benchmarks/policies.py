@@ -6,7 +6,7 @@ table gives medians and, per workload, each strategy's ratio to the better of
 always-JIT and always-interpreter, the choice made in hindsight.  Target (issue
 #12): ``adaptive()`` within 2.0x of that on every workload.  The last column,
 ``adaptive()`` with ``background=True``, is for information: its compiles run
-in the compile process while the calls are served (README, "Where the compile
+in the compile process while the calls are served (docs/guide/background.md, "Where the compile
 runs").
 
 Run: ``make bench`` (or ``python benchmarks/policies.py [rounds]``).

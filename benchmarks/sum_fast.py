@@ -5,7 +5,7 @@
    including compilation.
 2. Time per call against array size for the interpreter and for compiled
    code, written to .bench/crossover.png (an ignored folder; needs the
-   ``bench`` extra).  The README's picture, benchmarks/crossover.png, is a
+   ``bench`` extra).  The documentation's picture, docs/images/crossover.png, is a
    copy of one run's, refreshed by hand.
 
 Run: ``make bench`` (or ``python benchmarks/sum_fast.py``).

@@ -226,7 +226,7 @@ def test_a_remembered_miss_does_not_read_the_disk_again(example):
 
 def test_redeploying_the_same_source_keeps_the_cache_from_numba_0_68(tmp_path):
     """Numba 0.68 stamps the source by its content hash; before, by (mtime,
-    size), so an identical file written again loses its cache (README)."""
+    size), so an identical file written again loses its cache (docs/how-it-works.md)."""
     import numba
 
     cache = tmp_path / "cache"

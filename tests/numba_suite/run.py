@@ -10,7 +10,7 @@ module, with smart_jit): Numba's suite has tests that time out now and then
 without the drop-in, with a 60 s limit), so a test that passes the second time
 is reported as flaky, not as a difference.  Prints one row per module and exits 1
 if any test fails only with smart_jit twice, unless DIFFERENCES lists it with
-the reason (each is named in the README).
+the reason (each is named in docs/development.md).
 
     python tests/numba_suite/run.py [--both] [MODULE ...]
 
