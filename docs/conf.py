@@ -10,6 +10,7 @@ them here).
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -31,7 +32,7 @@ extensions = [
     "sphinx.ext.napoleon",
 ]
 source_suffix = {".md": "markdown"}
-exclude_patterns = ["_build", "results", "_generated"]  # _generated: included
+exclude_patterns = ["_build", "results", "_generated", "figures"]  # included, or run
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
 
@@ -40,11 +41,11 @@ myst_heading_anchors = 3
 # here and have no inventory offline, so they are named, not linked.
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(numba|numpy|np|collections|concurrent|typing|types|logging)\b.*"),
+    (r"py:.*", r"(numba|numpy|np|collections|concurrent|typing|types|logging|matplotlib)\b.*"),
     (r"py:class", r"(Callable|Any|F|P|R|T|Action\w*|Iterable|Iterator|Sequence|optional)"),
     # Type aliases and a learning policy's per-signature account: internal
     # names the signatures show, described in the text.
-    (r"py:class", r"(SmartFunction|Signatures|smart_jit\.adaptive\.Account)"),
+    (r"py:class", r"(SmartFunction|Signatures|smart_jit\.(adaptive|protocols)\.Account)"),
     # numpydoc's words in a parameter's type: "int, default 0", "callable".
     (r"py:class", r"(default\b.*|callable|function|Signature|policy)"),
 ]
@@ -71,5 +72,17 @@ def _write_performance_tables(app: object) -> None:
     (HERE / "_generated" / "performance.md").write_text(tables.render(found))
 
 
+def _draw_figures(app: object) -> None:
+    """Each script in docs/figures/ draws its picture from a real run, into
+    _generated/ (a failing script fails the build)."""
+    generated = HERE / "_generated"
+    generated.mkdir(exist_ok=True)
+    for script in sorted((HERE / "figures").glob("*.py")):
+        picture = generated / f"{script.stem}.png"
+        subprocess.run([sys.executable, str(script), str(picture)], check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+
+
 def setup(app: object) -> None:
     app.connect("builder-inited", _write_performance_tables)  # type: ignore[attr-defined]
+    app.connect("builder-inited", _draw_figures)  # type: ignore[attr-defined]

@@ -166,7 +166,7 @@ def test_a_failed_compile_is_reported_and_not_retried(clock):
         lambda a: {"k": object(), "v": a}["v"]
     )
     assert [f(i) for i in range(3)] == [0, 1, 2]
-    text = report(f)
+    text = str(report(f))
     assert "compile: failed after" in text
     assert f.use_jit.signatures()[0].compiles()[0].failed
 
@@ -260,7 +260,7 @@ def test_report_says_per_signature_what_was_spent_and_why_it_switched(clock):
     for i in range(4):
         f(i)
     f(1.5)
-    text = report(f)
+    text = str(report(f))
     assert "adaptive(compile_cost=0.0175): per argument types" in text
     assert "\n  int64: 3 calls interpreted (0.015 s); switched to JIT at call 4\n" in text
     assert "why: interpreted time reached the compile estimate (0.015 s interpreted" in text
@@ -271,7 +271,7 @@ def test_report_says_per_signature_what_was_spent_and_why_it_switched(clock):
 def test_report_when_every_call_ran_compiled():
     f = jit(use_jit=adaptive(compile_cost=0.0))(lambda a: a + 1)
     f(1)
-    text = report(f)
+    text = str(report(f))
     assert "<lambda>: every call ran compiled\nadaptive(compile_cost=0): " in text
     assert "that call alone was predicted to cost more than the compile" in text
     assert adaptive().report() == "adaptive(): per argument types\n  no call has asked it yet"

@@ -11,9 +11,9 @@ import smart_jit
 
 PACKAGE = Path(smart_jit.__file__).parent
 MODULES = sorted(PACKAGE.glob("*.py"))
-# The dispatcher, and what builds on it: the decorators, install, the report, the
-# command line, the package's namespace.
-ABOVE = {"dispatcher", "decorators", "install", "report", "__main__", "__init__"}
+# The dispatcher, and what builds on it: the decorators, install, the report and
+# its picture, the command line, the package's namespace.
+ABOVE = {"dispatcher", "decorators", "install", "report", "plotting", "__main__", "__init__"}
 BELOW = [path for path in MODULES if path.stem not in ABOVE]
 
 

@@ -506,7 +506,7 @@ def test_compile_failure_reason_names_what_failed(func, arg, expected):
     assert record.reason.startswith(expected)
     assert "\n" not in record.reason and len(record.reason) <= 200
     assert str(caught[0].message).endswith(f" not using JIT: {record.reason}")
-    assert expected in smart_jit.report(f)
+    assert expected in str(smart_jit.report(f))
 
 
 # -- object mode, as Numba's own tests exercise it ------------------------------

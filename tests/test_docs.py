@@ -116,3 +116,20 @@ def test_help_of_jit_says_what_the_policy_gets_and_returns():
         "lazy : bool, default False",
     ):
         assert needed in text, needed
+
+
+FIGURES = sorted((ROOT / "docs" / "figures").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", FIGURES, ids=lambda p: p.stem)
+def test_each_picture_of_the_docs_is_drawn_from_a_real_run(script, tmp_path):
+    # make docs runs them the same way; the pages show what they draw.
+    picture = tmp_path / f"{script.stem}.png"
+    result = subprocess.run(
+        [sys.executable, str(script), str(picture)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "switched to JIT at call" in result.stdout  # the run it draws did switch
+    page = (ROOT / "docs" / "guide" / "logging.md").read_text()
+    assert f"../_generated/{script.stem}.png" in page and f"figures/{script.stem}.py" in page

@@ -10,7 +10,7 @@ import importlib
 
 import numba  # noqa: F401  # whole, first: starting from one of its submodules imports it slower
 
-from . import stances
+from . import log, stances
 from .action import Action
 from .decorators import jit, njit, smart_jit
 from .dispatcher import SmartDispatcher
@@ -18,7 +18,7 @@ from .errors import CompileForbidden, NumbaInterpreterModeWarning, PolicyArgumen
 from .events import INTERPRETER_EXECUTION, JIT_EXECUTION
 from .install import install, uninstall
 from .interpreted import Fallback
-from .report import report
+from .report import Report, report
 from .stances import set_stance
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Fallback",
     "NumbaInterpreterModeWarning",
     "PolicyArgumentError",
+    "Report",
     "SmartDispatcher",
     "install",
     "jit",
@@ -55,3 +56,4 @@ def __getattr__(name: str) -> object:
 
 
 stances.from_environment()  # SMART_JIT_STANCE
+log.from_environment()  # SMART_JIT_LOG

@@ -24,18 +24,22 @@ import traceback
 import types
 from typing import Any
 
+from . import log
 from .report import report
 from .stances import STANCES
 
 USAGE = f"""\
-usage: python -m smart_jit run [--stance NAME] [--report] [--eager] SCRIPT.py [ARGS...]
-       python -m smart_jit run [--stance NAME] [--report] [--eager] -m MODULE [ARGS...]
+usage: python -m smart_jit run [--stance NAME] [--log-level LEVEL] [--report] [--eager]
+                               SCRIPT.py [ARGS...] | -m MODULE [ARGS...]
        python -m smart_jit report SCRIPT.py:FUNCTION [-- ARGS...]
        python -m smart_jit report MODULE:FUNCTION
 
 run: make every numba.jit and numba.njit smart_jit's, then run SCRIPT.py as
 `python SCRIPT.py ARGS...` would (or MODULE as `python -m MODULE ARGS...`).
   --stance NAME  one of {", ".join(STANCES)} (default: default)
+  --log-level LEVEL
+                 print smart_jit's log records of LEVEL and above on stderr
+                 ({", ".join(log.LEVELS)}), here and in the processes it starts
   --report       print every smart-jitted function's report on stderr at exit
   --eager        compile explicit signatures at decoration, as Numba does
                  (by default they compile when first needed)
@@ -139,9 +143,16 @@ def _run_program(argv: list[str]) -> int:
         elif option == "--eager":
             lazy = False
         elif option == "--stance" or option.startswith("--stance="):
-            stance = option.partition("=")[2] if "=" in option else (argv.pop(0) if argv else "")
+            stance = _value(option, argv)
             if stance not in STANCES:
                 raise UsageError(f"unknown stance {stance!r}: the stances are {', '.join(STANCES)}")
+        elif option == "--log-level" or option.startswith("--log-level="):
+            level = _value(option, argv)
+            try:
+                log.configure(level)
+            except ValueError as exc:
+                raise UsageError(f"--log-level: {exc}") from None
+            os.environ[log.ENVIRONMENT] = level  # the program's own Python processes too
         else:
             raise UsageError(f"run: unknown option {option!r} (see --help)")
     if not argv or argv == ["-m"]:
@@ -159,6 +170,11 @@ def _run_program(argv: list[str]) -> int:
             sys.stdout.flush()
             print(report(), file=sys.stderr)
     return status
+
+
+def _value(option: str, argv: list[str]) -> str:
+    """The value of ``--option=VALUE`` or ``--option VALUE``."""
+    return option.partition("=")[2] if "=" in option else (argv.pop(0) if argv else "")
 
 
 def _run_module(name: str, args: list[str]) -> int:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numba.core import types
 
-from . import compile_costs, forksafe
+from . import compile_costs, forksafe, log
 from .action import Action
 from .argtypes import typeof_arg
 
@@ -136,6 +136,31 @@ class adaptive:
         return f"adaptive({cost})"
 
 
+class Trace:
+    """Cumulative interpreted seconds after some of a signature's calls, for
+    ``report(f).plot()``: at most ``POINTS`` of them, evenly spaced over the
+    calls so far (every call at first; each time it fills, every other
+    point is dropped and the spacing doubles)."""
+
+    POINTS = 512
+    __slots__ = ("calls", "seconds", "_every")
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+        self.seconds: list[float] = []
+        self._every = 1
+
+    def add(self, calls: int, seconds: float) -> int:
+        """Keep the total after call number *calls*; the call whose total
+        to keep next."""
+        self.calls.append(calls)
+        self.seconds.append(seconds)
+        if len(self.calls) >= self.POINTS:
+            del self.calls[1::2], self.seconds[1::2]
+            self._every *= 2
+        return calls + self._every
+
+
 class Account:
     """The ski-rental account of one argument-type signature."""
 
@@ -157,6 +182,8 @@ class Account:
         self.interpreted = 0.0  # seconds
         self.elements = 0  # array elements of the interpreted calls
         self.switched: Switch | None = None
+        self.trace = Trace()
+        self.trace_at = 1  # the interpreted call whose total the trace keeps next
         self._estimate: compile_costs.Estimate | None = None
         self._estimated_at = -1
         self._loops: bool | None = None
@@ -177,26 +204,32 @@ class Account:
             predicted = self.predict(elements)
         with _lock:
             self.asked += 1
-            if self.interpreted + predicted >= estimate.seconds:
-                if self.switched is None:
-                    self.switched = Switch(self.asked, self.interpreted, predicted, estimate)
+            if self.interpreted + predicted < estimate.seconds:
+                if not self.timed:  # nobody will time it: count what it should cost
+                    self._add(predicted, elements)
+                return _INTERPRETER
+            if self.switched is not None:
                 return _JIT
-            if not self.timed:  # nobody will time it: count what it should cost
-                self._add(predicted, elements)
-        return _INTERPRETER
+            self.switched = switch = Switch(self.asked, self.interpreted, predicted, estimate)
+        log.switched(self.dispatcher() or self.policy, self.argtypes, switch)
+        return _JIT
 
     def interpreted_call(self, args: tuple[Any, ...], seconds: float) -> None:
         """The dispatcher ran a call of these types in the interpreter."""
         elements = self._elements(args) if self.arrays else 0
-        with _lock:
+        with _lock:  # _add, inline: this runs after every timed interpreted call
             self.interpreted_calls += 1
             self.interpreted += seconds
             self.elements += elements
+            if self.interpreted_calls >= self.trace_at:
+                self.trace_at = self.trace.add(self.interpreted_calls, self.interpreted)
 
     def _add(self, seconds: float, elements: int) -> None:
         self.interpreted_calls += 1
         self.interpreted += seconds
         self.elements += elements
+        if self.interpreted_calls >= self.trace_at:
+            self.trace_at = self.trace.add(self.interpreted_calls, self.interpreted)
 
     def _elements(self, args: tuple[Any, ...]) -> int:
         total = 0

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from numba.core import sigutils
 from numba.core.errors import ForceLiteralArg
 
-from . import forksafe, permission, stances
+from . import forksafe, log, permission, stances
 from .errors import CompileForbidden, NumbaInterpreterModeWarning
 from .interpreted import REASON_BACKGROUND, Interpreter, describe_failure, describe_types
 from .records import UNRESOLVED, Records, SignatureRecord, claim_pending
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 _Job = tuple[Callable[..., None], tuple[Any, ...], "Future[None]"]
 _jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
 _worker_started = False
-WORKER_NAME = "smart_jit-background-compiler"
+WORKER_NAME = log.BACKGROUND_THREAD
 _start_lock = forksafe.lock()
 _queued_for: weakref.WeakValueDictionary[int, Records] = weakref.WeakValueDictionary()
 
@@ -148,6 +148,8 @@ def compile_one(
         # Resolved again at the next call: a declared signature that failed
         # here compiles on the calling thread then, which raises its error.
         record.disk_stamp = UNRESOLVED
+        if return_type is None:  # a declared signature's calls are not interpreted
+            log.interpreted_after_failure(host.owner, argtypes, record.failure)
         if host.owner.warn_on_fallback:
             warnings.warn(
                 f"{host.owner.py_func.__name__}{describe_types(argtypes)} not using JIT: "

@@ -332,6 +332,7 @@ class _Server:
         self._replies, from_server = os.pipe()
         lifeline, self._lifeline = os.pipe()
         env = dict(os.environ, **{MODE_VARIABLE: "thread"})
+        env.pop("SMART_JIT_LOG", None)  # this process logs the server's compiles
         # Isolated mode (-I): neither the working directory nor PYTHON*
         # variables decide what the server imports before it has the
         # parent's sys.path, which it takes from its arguments alone.

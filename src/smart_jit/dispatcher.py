@@ -25,6 +25,7 @@ from . import (
     events,
     interpretable,
     interpreted,
+    log,
     permission,
     pickling,
     shipping,
@@ -37,7 +38,7 @@ from .argtypes import by_class, class_key
 from .compiled_code import install_foreign
 from .diskcache import NO_DISK, DiskLookup, TolerantCache, warn_cache
 from .errors import CompileForbidden, PolicyArgumentError
-from .interpreted import REASON_BACKGROUND, REASON_POLICY, Fallback, describe_types
+from .interpreted import REASON_BACKGROUND, REASON_POLICY, Fallback, decided_by, describe_types
 from .protocols import Account, LearningPolicy, learning
 from .records import Records, SignatureRecord
 
@@ -258,13 +259,15 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
         if action is _INTERPRETER:
             return self._interpreter.run(self, record, call_args, reason, account)
         if action is _RAISE_EXCEPTION:
-            self._explain_matching_error(*args)  # raises
+            self._refuse(record, args, reason if policy is not None else None)
         if action is not _JIT and action is not _BACKGROUND_JIT:
             raise not_an_action(self.py_func.__qualname__, action)
         if record.failure is not None:  # compiling these types failed before
             return self._interpreter.run(self, record, call_args, record.failure)
         forbids = stance is not None and stance.forbids_compiles  # _jit raises
         if (action is _JIT and not self.background) or record.needs_values or forbids:
+            why = decided_by(reason if policy is not None else None, action)
+            log.decided(self, record.folded_types, action.name, why)
             return self._jit(record, args, call_args)
         queue, host = compiles.run_then_queue, self._compile_host
         return queue(self, self._interpreter, self._records, record, call_args, host)
@@ -341,8 +344,18 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
             failure = interpreted.describe_failure(exc)
             if argtypes.folded_types(args, self.typeof_pyval) == record.folded_types:
                 record.failure = failure  # else it failed for this value only (an int too big)
+                log.interpreted_after_failure(self, record.folded_types, failure)
             return self._interpreter.run(self, record, call_args, failure)
         return self._run_compiled(entry, args)
+
+    def _refuse(self, record: Any, args: tuple[Any, ...], reason: str | None) -> None:
+        """``Action.RAISE_EXCEPTION``: Numba's error for these types (logged
+        as a decision the first time)."""
+        if not record.refused:
+            record.refused = True
+            why = decided_by(reason, _RAISE_EXCEPTION)
+            log.decided(self, record.folded_types, _RAISE_EXCEPTION.name, why)
+        self._explain_matching_error(*args)  # raises
 
     def _run_compiled(self, entry: Any, args: tuple[Any, ...]) -> Any:
         if _listeners.get(_JIT_EXECUTION):
@@ -397,6 +410,12 @@ class SmartDispatcher(CPUDispatcher):  # type: ignore[misc]
     def interpreted_seconds(self) -> float | None:
         """Seconds of interpreted calls, as far as a learning policy timed them."""
         return interpreted.seconds(self._records)
+
+    def accounts(self) -> list[Account]:
+        """What a learning policy (``policies.adaptive()``, or the adaptive
+        stance's) learned per argument-type signature: its accounts, in the
+        order first seen."""
+        return interpreted.accounts(self._records)
 
     def fallbacks(self) -> list[Fallback]:
         """The calls that ran in the interpreter.

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from numba.core import types
 from numba.core.dispatcher import OmittedArg
 
-from . import events
+from . import events, log
+from .action import Action
 from .argtypes import typeof_arg
 from .errors import NumbaInterpreterModeWarning, warn_caller
 
@@ -39,6 +40,8 @@ REASON_POLICY = "use_jit returned Action.INTERPRETER"
 REASON_BACKGROUND = "compiling in the background"
 REASON_DISABLED = "NUMBA_DISABLE_JIT is set"
 COMPILE_FAILED = "compile failed: "  # how every failure reason starts
+NO_POLICY_JIT = "no use_jit: compile, as numba.jit does"
+NO_POLICY_RAISE = "no use_jit, and its signatures are fixed: Numba's error"
 
 _listeners = events.listeners
 _INTERPRETER_EXECUTION = events.INTERPRETER_EXECUTION
@@ -95,8 +98,7 @@ class Interpreter:
             self.warn(record, call_args, reason)
         counter = record.counts.get(reason)
         if counter is None:
-            self.reported_types(record, call_args)
-            counter = record.counts.setdefault(reason, itertools.count())
+            counter = self.first_of(owner, record, call_args, reason, "INTERPRETER")
         next(counter)
         if account is not None:
             return _timed(owner, self, account, call_args)
@@ -109,17 +111,35 @@ class Interpreter:
     def run_now(
         self, owner: Any, record: SignatureRecord, call_args: tuple[Any, ...], reason: str
     ) -> Callable[..., Any]:
-        """Count this call and run it now (it was warned of already)."""
+        """Count this call and run it now (it was warned of already): the
+        first call of a ``BACKGROUND_JIT`` signature, which queues its compile."""
         counter = record.counts.get(reason)
         if counter is None:
-            self.reported_types(record, call_args)
-            counter = record.counts.setdefault(reason, itertools.count())
+            counter = self.first_of(owner, record, call_args, reason, "BACKGROUND_JIT")
         next(counter)
         if _listeners.get(_INTERPRETER_EXECUTION):
             data = {"dispatcher": owner, "args": call_args}
             run = events.run_with_event
             return events.already_ran(run(_INTERPRETER_EXECUTION, data, self.py_func, call_args))
         return events.already_ran(self.py_func(*call_args))
+
+    def first_of(
+        self,
+        owner: Any,
+        record: SignatureRecord,
+        call_args: tuple[Any, ...],
+        reason: str,
+        action: str,
+    ) -> itertools.count[int]:
+        """The counter of *record*'s calls interpreted for *reason*, made by
+        the first of them, which is logged as a decision (once, if threads
+        race to make it)."""
+        reported = self.reported_types(record, call_args)
+        made = itertools.count()
+        counter = record.counts.setdefault(reason, made)
+        if counter is made:
+            log.decided(owner, reported, action, reason)
+        return counter
 
     def open_account(
         self,
@@ -166,6 +186,23 @@ def fallbacks(records: Records) -> list[Fallback]:
             key = (record.reported_types, reason)
             calls[key] = calls.get(key, 0) + count_of(counter)
     return [Fallback(signature, reason, n) for (signature, reason), n in calls.items()]
+
+
+def accounts(records: Records) -> list[Account]:
+    """The learning policy's accounts of *records*' signatures, once each."""
+    found: dict[int, Account] = {}
+    for record in records.all():
+        if record.account is not None:
+            found.setdefault(id(record.account), record.account)
+    return list(found.values())
+
+
+def decided_by(reason: str | None, action: Action) -> str:
+    """Why a call got *action*, said as the policy's *reason* for
+    interpreting is (None: there is no policy)."""
+    if reason is None:
+        return NO_POLICY_JIT if action is Action.JIT else NO_POLICY_RAISE
+    return reason.replace("Action.INTERPRETER", f"Action.{action.name}")
 
 
 def seconds(records: Records) -> float | None:
@@ -292,6 +329,5 @@ def describe_failure(exc: BaseException) -> str:
     return f"{COMPILE_FAILED}{type(exc).__name__}: {cause}"
 
 
-def describe_types(argtypes: tuple[types.Type, ...]) -> str:
-    """``(int64, unicode_type)``: a signature as warnings and reports show it."""
-    return "(" + ", ".join(map(str, argtypes)) + ")"
+#: ``(int64, unicode_type)``: a signature as warnings, reports and log records show it.
+describe_types = log.signature_of

@@ -42,6 +42,7 @@ class SignatureRecord:
         "folded_types",
         "account",
         "needs_values",
+        "refused",
     )
 
     def __init__(self) -> None:
@@ -56,6 +57,7 @@ class SignatureRecord:
         self.folded_types: Any = None  # the types Numba compiles for (defaults folded)
         self.account: Any = None  # a learning policy's account of these calls
         self.needs_values = False  # compiles need the call's values (numba.literally)
+        self.refused = False  # a call was refused (Action.RAISE_EXCEPTION): logged once
 
 
 class Records(dict[Any, SignatureRecord]):

@@ -77,6 +77,8 @@ def _compile_in_background(*args: Any) -> Action:
 
 class _Background(Stance):
     name, compiles_declared_in_background = "background", True
+    # Its policy never interprets; a decision log says the policy decided.
+    reason = "the background stance's policy returned Action.INTERPRETER"
 
     def policy_for(self, dispatcher: Any) -> Callable[..., Action] | None:
         return _compile_in_background
