@@ -10,6 +10,7 @@ them here).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from importlib.metadata import version as installed_version
@@ -79,7 +80,9 @@ def _draw_figures(app: object) -> None:
     generated.mkdir(exist_ok=True)
     for script in sorted((HERE / "figures").glob("*.py")):
         picture = generated / f"{script.stem}.png"
-        subprocess.run([sys.executable, str(script), str(picture)], check=True,
+        # A first run: no profile of an earlier one (adaptive() across runs).
+        env = dict(os.environ, SMART_JIT_PROFILE="0")
+        subprocess.run([sys.executable, str(script), str(picture)], check=True, env=env,
                        stdout=subprocess.DEVNULL)  # fmt: skip
 
 

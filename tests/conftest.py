@@ -4,6 +4,7 @@ calls, and probes for compiles and for Python frames of ours."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 from collections import Counter
@@ -19,6 +20,12 @@ settings.register_profile("explore", derandomize=False, database=None)
 settings.load_profile("deterministic")
 
 KINDS = ("jit_execution", "interpreter_execution")
+
+# adaptive() reads and writes profiles across runs (profiles.py): the suite
+# would decide differently the second time it runs, and test processes
+# would write beside the tests.  Off here and in every process a test
+# starts; tests/test_profiles.py turns it on where it tests it.
+os.environ["SMART_JIT_PROFILE"] = "0"
 
 # How long a test waits for what must happen (a compile to finish, a child
 # to answer, a server to exit): a bound no load is expected to reach (the

@@ -89,6 +89,29 @@ def hammer_adaptive(stop):
         assert compiling(0.5) == 0.5 + n
 
 
+def hammer_profiles(stop):
+    # adaptive() across runs: a profile read for each new function (the
+    # profiles lock) and every profile written (it, then a file lock).
+    import tempfile
+
+    from numba.core import config
+
+    from smart_jit import profiles
+
+    saved = os.environ.get("SMART_JIT_PROFILE"), config.CACHE_DIR
+    os.environ["SMART_JIT_PROFILE"] = "1"
+    config.CACHE_DIR = tempfile.mkdtemp(prefix="smartjit-fork-")
+    try:
+        for n in itertools.count():
+            if stop.is_set():
+                return
+            f = jit(use_jit=adaptive(compile_cost=10**9))(adder(n))
+            assert f(0.5) == 0.5 + n
+            profiles.write_all()
+    finally:
+        os.environ["SMART_JIT_PROFILE"], config.CACHE_DIR = saved[0] or "0", saved[1]
+
+
 def hammer_stances(stop):
     # Every switch takes the stance lock and, into and out of interpret, the
     # table lock while it refills every live table.
@@ -108,6 +131,7 @@ HAMMERS = [
     hammer_background_compiles,
     hammer_policies,
     hammer_adaptive,
+    hammer_profiles,
     hammer_stances,
 ]
 
@@ -130,6 +154,9 @@ def child_work():
     h = jit(background=True)(lambda a: a * 3)
     assert h(2) == 6
     assert h.wait_compiled(PATIENCE) and len(h.signatures) == 1
+    from smart_jit import profiles
+
+    profiles.write_all()  # the profiles lock, and the files', are free
 
 
 class Hammering:

@@ -197,20 +197,29 @@ def calibration() -> tuple[float, int]:
 # -- the estimate --------------------------------------------------------------
 
 
-def estimate(dispatcher: Any) -> Estimate:
-    """What compiling *dispatcher* for new argument types will cost."""
+def own_seconds(compile_: Compile) -> float:
+    """A compile's seconds without Numba's one-off costs, which a first
+    compile in a process also paid."""
+    if compile_.first_in_process:
+        return max(compile_.seconds - FIRST_IN_PROCESS, compile_.seconds / 2)
+    return compile_.seconds
+
+
+def estimate(dispatcher: Any, earlier: tuple[float, int] | None = None) -> Estimate:
+    """What compiling *dispatcher* for new argument types will cost: its
+    compiles in this process, else *earlier* runs' (seconds, how many
+    compiles; ``profiles``), else a prediction from its bytecode."""
     done = [c for c in compiles_of(dispatcher) if not c.failed]
     if done:
-        # A first compile in the process also paid Numba's one-off costs.
-        seconds = _median(
-            [
-                max(c.seconds - FIRST_IN_PROCESS, c.seconds / 2)
-                if c.first_in_process
-                else c.seconds
-                for c in done
-            ]
-        )
+        seconds = _median([own_seconds(c) for c in done])
         return Estimate(seconds, f"measured: {len(done)} earlier compile(s) of this function")
+    if earlier is not None:
+        seconds, count = earlier
+        basis = f"measured in earlier runs: median of {count} compile(s) of these types"
+        if not has_compiled():
+            seconds += FIRST_IN_PROCESS
+            basis += ", first compile in this process"
+        return Estimate(seconds, basis)
     found = features(dispatcher.py_func, _is_parallel(dispatcher))
     factor, based_on = calibration()
     seconds = found.predicted() * factor

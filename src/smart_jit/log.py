@@ -95,16 +95,17 @@ def switched(func: Any, argtypes: Any, switch: Any) -> None:
     if switches.isEnabledFor(logging.INFO):
         name, signature = name_of(func), signature_of(argtypes)
         estimate = switch.estimate
+        factor = "" if switch.factor == 1.0 else f" x {switch.factor:.2g}, earlier runs' prediction"
         switches.info(
             "%s%s switched to JIT at call %d: %.3g s interpreted + %.3g s predicted "
-            "for the call >= %.3g s compile estimate (%s)",
+            "for the call >= %.3g s compile estimate (%s%s)",
             name, signature, switch.call, switch.interpreted, switch.predicted,
-            estimate.seconds, estimate.basis,
+            estimate.seconds * switch.factor, estimate.basis, factor,
             extra=_fields(
                 name, signature, action="JIT", reason="adaptive() break-even",
                 seconds=switch.interpreted, call=switch.call,
                 interpreted=switch.interpreted, predicted=switch.predicted,
-                estimate=estimate.seconds, basis=estimate.basis,
+                estimate=estimate.seconds, basis=estimate.basis, factor=switch.factor,
             ),
         )  # fmt: skip
 

@@ -61,6 +61,10 @@ def break_even(ax: Any, func: Any, account: Any) -> None:
     switch = account.switched
     estimate = switch.estimate if switch is not None else account.estimate()
     ax.axhline(estimate.seconds, color="C1", linestyle="--", label="compile estimate")
+    factor = switch.factor if switch is not None else account.factor
+    if factor != 1.0:  # earlier runs predicted this run's calls
+        ax.axhline(estimate.seconds * factor, color="C4", linestyle=(0, (1, 3)),
+                   label=f"switch point: {factor:.2g} x estimate (earlier runs)")  # fmt: skip
     done = [c for c in account.compiles() if not c.failed]
     if done:  # what the estimate was for
         ax.axhline(done[-1].seconds, color="C3", linestyle="-.", label="the compile took")
