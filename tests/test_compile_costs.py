@@ -164,13 +164,13 @@ def test_calibration_is_actual_over_predicted(monkeypatch):
 
 def test_numba_is_failed_is_still_inverted():
     """compile_costs reads the exception itself because Numba's Event.is_failed
-    answers the opposite; if Numba fixes it, this fails and _failed can use it."""
+    answers the opposite; if Numba fixes it, this fails and failed() can use it."""
     from numba.core import event
 
     assert event.Event("k", event.EventStatus.END).is_failed
     failed = event.Event("k", event.EventStatus.END, exc_details=(ValueError, ValueError(), None))
     assert not failed.is_failed
-    assert cc._failed(failed) and not cc._failed(event.Event("k", event.EventStatus.END))
+    assert cc.failed(failed) and not cc.failed(event.Event("k", event.EventStatus.END))
 
 
 def test_a_failure_of_ours_never_breaks_a_compile(monkeypatch):

@@ -130,12 +130,12 @@ class _Recorder(event.Listener):  # type: ignore[misc]
         if _depth.n == 0:
             seconds = time.perf_counter() - _depth.start
             try:
-                _record(ev.data, seconds, _failed(ev), _depth.first)
+                _record(ev.data, seconds, failed(ev), _depth.first)
             except Exception:  # never let the record break the user's compile
                 pass
 
 
-def _failed(ev: Any) -> bool:
+def failed(ev: Any) -> bool:
     """Whether a compile's end event carries its exception.  Numba's
     ``Event.is_failed`` answers the opposite (``return self._exc_details is
     None`` in 0.59 to 0.68), so read what it reads; tests/test_compile_costs.py

@@ -36,6 +36,8 @@ from typing import Any
 
 from numba.core import event
 
+from . import compile_costs
+
 logger = logging.getLogger("smart_jit")
 logger.addHandler(logging.NullHandler())
 decisions = logging.getLogger("smart_jit.decisions")
@@ -155,7 +157,7 @@ def _log_compile(ev: Any, seconds: float, inside: bool) -> None:
         where = THREAD
     else:
         where = FOREGROUND
-    failed = getattr(ev, "_exc_details", None) is not None  # see compile_costs.failed
+    failed = compile_costs.failed(ev)
     name, signature = name_of(dispatcher), signature_of(data.get("args"))
     within = ", inside another compile" if inside else ""
     what = (
